@@ -1,0 +1,127 @@
+"""Build the bolt App and the WSGI application around it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from slack_bolt import App, BoltResponse
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+
+import handlers
+from bot.config import Settings
+from bot.core import Core
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings, core: Core) -> App:
+    """The bolt App with every Errata listener registered; nothing global."""
+    client = WebClient(
+        token=settings.slack_bot_token, base_url=settings.slack_api_url, retry_handlers=[]
+    )
+    app = App(
+        client=client,
+        signing_secret=settings.slack_signing_secret or "",
+        request_verification_enabled=not settings.slack_app_token,
+        process_before_response=False,
+        # A burst of clicks must never queue behind slow listeners.
+        listener_executor=ThreadPoolExecutor(max_workers=32, thread_name_prefix="listener"),
+    )
+
+    @app.middleware
+    def provide_core(context, next):  # noqa: A002 (bolt's parameter name)
+        context["core"] = core
+        return next()
+
+    @app.error
+    def on_error(error, body, logger):
+        logger.exception("listener failed for %s", (body or {}).get("type"), exc_info=error)
+        return BoltResponse(status=200, body="")
+
+    handlers.register(app)
+    return app
+
+
+def wsgi_application(app: App):
+    """`POST /slack/events` for Slack, `GET /healthz` for the platform's health check."""
+    slack = SlackRequestHandler(app, path="/slack/events")
+
+    def application(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path == "/healthz":
+            body = json.dumps({"ok": True}).encode()
+            start_response(
+                "200 OK",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+            )
+            return [body]
+        return slack(environ, start_response)
+
+    return application
+
+
+class Bot:
+    """Everything `python -m bot` runs: the core, its Slack adapter and the bolt App."""
+
+    def __init__(self, settings: Settings, *, clock=None, idle_wait: float = 0.25):
+        from bot.clock import Clock
+        from bot.slack.adapter import SlackPlatform
+        from bot.store import Store
+
+        self.settings = settings
+        self.clock = clock or Clock()
+        self.store = Store(settings.database_path)
+        self.store.migrate()
+        self.slack = SlackPlatform(
+            token=settings.slack_bot_token,
+            api_url=settings.slack_api_url,
+            store=self.store,
+            clock=self.clock,
+            post_per_minute=settings.slack_post_per_minute,
+            update_per_minute=settings.slack_update_per_minute,
+            show_retracted_body=settings.show_retracted_body,
+        )
+        self.core = Core(
+            settings, self.store, self.clock, {"slack": self.slack}, idle_wait=idle_wait
+        )
+        self.app = create_app(settings, self.core)
+        self._server = None
+        self._thread = None
+
+    def start(self, *, scheduler: bool = True) -> None:
+        self.core.start(scheduler=scheduler)
+
+    def serve_in_background(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve HTTP on a thread (tests, demo); returns the root URL."""
+        import threading
+
+        from waitress import create_server
+
+        self._server = create_server(
+            wsgi_application(self.app), host=host, port=port, threads=16, ident="errata"
+        )
+        self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
+        self._thread.start()
+        return f"http://{host}:{self._server.effective_port}"
+
+    def serve_forever(self) -> None:
+        """Production: Socket Mode when an app token is set, else HTTP via waitress."""
+        if self.settings.slack_app_token:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            SocketModeHandler(self.app, self.settings.slack_app_token).start()
+            return
+        from waitress import serve
+
+        log.info("serving Slack at :%d/slack/events", self.settings.port)
+        serve(wsgi_application(self.app), host="0.0.0.0", port=self.settings.port, threads=16, ident="errata")
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+        self.core.stop()
+        self.store.close()

@@ -1,0 +1,200 @@
+"""Settings: one table, parsed and validated once at start-up.
+
+Every setting is named in `SETTINGS` with its default and help. `.env.example`
+and the README are checked against this table by a test, so a setting cannot
+be added without being documented.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.domain import WorkingHours, parse_duration
+
+
+class SettingError(Exception):
+    """A setting is missing or malformed; the message names it."""
+
+    def __init__(self, name: str, problem: str):
+        super().__init__(f"{name}: {problem}")
+        self.name = name
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str | None
+    help: str
+    parse: Callable[[str], Any] = str
+    required: bool = False
+
+
+def _token(prefix: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if not value.startswith(prefix) or len(value) <= len(prefix):
+            raise ValueError(f"must start with {prefix}")
+        return value
+
+    return parse
+
+
+def _url(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError("must be an http(s) URL")
+    return value if value.endswith("/") else value + "/"
+
+
+def _port(value: str) -> int:
+    port = int(value)
+    if not 1 <= port <= 65535:
+        raise ValueError("must be between 1 and 65535")
+    return port
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError("must be a whole number of at least 1")
+    return number
+
+
+def _count(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be a whole number of at least 0")
+    return number
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _duration(value: str) -> timedelta:
+    return parse_duration(value)
+
+
+def _timezone(value: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError("must be an IANA time zone such as Europe/Paris") from exc
+
+
+# Slack user IDs (U/W), user-group IDs (S); Teams people by Entra object ID or email.
+_PRINCIPAL = re.compile(
+    r"^([UWS][A-Z0-9]{2,}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+    r"|[^@\s,]+@[^@\s,]+\.[^@\s,]+)$"
+)
+
+
+def _principals(value: str) -> frozenset[str]:
+    items = [item.strip() for item in value.split(",") if item.strip()]
+    for item in items:
+        if not _PRINCIPAL.match(item):
+            raise ValueError(f"{item!r} is not a Slack user or user-group ID, Entra ID or email")
+    return frozenset(item.lower() if "@" in item else item for item in items)
+
+
+def _log_level(value: str) -> str:
+    if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+    return value.upper()
+
+
+def _channel(value: str) -> str:
+    if value and not re.match(r"^[CG][A-Z0-9]{2,}$", value):
+        raise ValueError("must be a channel ID such as C0123ABCD")
+    return value
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("SLACK_BOT_TOKEN", None, "Bot token (xoxb-...) from the app's OAuth page", _token("xoxb-"), required=True),
+    Setting("SLACK_SIGNING_SECRET", None, "Signing secret from Basic Information; needed for the HTTP mode"),
+    Setting("SLACK_APP_TOKEN", "", "App-level token (xapp-...) with connections:write; when set, the bot runs in Socket Mode"),
+    Setting("SLACK_API_URL", "https://slack.com/api/", "Web API base URL; tests and the demo point it at the stand-in Slack", _url),
+    Setting("DATABASE_PATH", "errata.db", "SQLite database file"),
+    Setting("PORT", "3000", "HTTP port for /slack/events and /healthz", _port),
+    Setting("COMMS_STAFF", "", "Comma-separated user IDs or user-group IDs allowed to send and retract memos", _principals),
+    Setting("AUDITORS", "", "Comma-separated user IDs or user-group IDs allowed to list, report and verify", _principals),
+    Setting("ESCALATION_CHANNEL", "", "Channel ID that also receives escalations (optional)", _channel),
+    Setting("RETRACTION_REMIND_AFTER", "2h", "First reminder of an unconfirmed retraction after this long", _duration),
+    Setting("REMIND_EVERY", "24h", "Then a reminder every this long", _duration),
+    Setting("MAX_REMINDERS", "3", "Reminders per person before escalation", _count),
+    Setting("WORKING_HOURS", "09:00-18:00", "Reminders only inside these hours in the recipient's time zone; off disables the window", WorkingHours.parse),
+    Setting("DEFAULT_TIMEZONE", "UTC", "Time zone for people whose profile has none", _timezone),
+    Setting("SHOW_RETRACTED_BODY", "false", "Keep a retracted memo's body in the edited original, struck through", _bool),
+    Setting("SLACK_POST_PER_MINUTE", "300", "chat.postMessage budget (Slack: several hundred a minute per workspace); 429s are honoured either way", _positive_int),
+    Setting("SLACK_UPDATE_PER_MINUTE", "50", "chat.update budget (Slack Tier 3: 50+ a minute)", _positive_int),
+    Setting("SEND_CONCURRENCY", "8", "Messages in flight at once per stream; bounds the copies whose fate is unknown after a crash", _positive_int),
+    Setting("STATUS_UPDATE_EVERY", "5s", "How often a live status message is refreshed at most", _duration),
+    Setting("DIRECTORY_REFRESH_EVERY", "6h", "How often the people directory is refreshed from Slack in the background", _duration),
+    Setting("LOG_LEVEL", "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR", _log_level),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str
+    slack_signing_secret: str | None
+    slack_app_token: str
+    slack_api_url: str
+    database_path: str
+    port: int
+    comms_staff: frozenset[str]
+    auditors: frozenset[str]
+    escalation_channel: str
+    retraction_remind_after: timedelta
+    remind_every: timedelta
+    max_reminders: int
+    working_hours: WorkingHours
+    default_timezone: ZoneInfo
+    show_retracted_body: bool
+    slack_post_per_minute: int
+    slack_update_per_minute: int
+    send_concurrency: int
+    status_update_every: timedelta
+    directory_refresh_every: timedelta
+    log_level: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def replace(self, **changes: Any) -> Settings:
+        from dataclasses import replace
+
+        return replace(self, **changes)
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Parse every setting from `env`; raise SettingError naming the first bad one."""
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = env.get(setting.name)
+        if raw is not None:
+            raw = raw.strip()
+        if raw in (None, ""):
+            if setting.required:
+                raise SettingError(setting.name, f"is required ({setting.help})")
+            raw = setting.default
+        if raw is None:
+            values[setting.name.lower()] = None
+            continue
+        try:
+            values[setting.name.lower()] = setting.parse(raw)
+        except (ValueError, TypeError) as exc:
+            raise SettingError(setting.name, f"{raw!r} {exc}") from None
+    if not values["slack_app_token"] and not values["slack_signing_secret"]:
+        raise SettingError(
+            "SLACK_SIGNING_SECRET", "is required unless SLACK_APP_TOKEN is set (Socket Mode)"
+        )
+    if values["slack_app_token"] and not values["slack_app_token"].startswith("xapp-"):
+        raise SettingError("SLACK_APP_TOKEN", "must start with xapp-")
+    return Settings(**values)

@@ -1,0 +1,247 @@
+"""The core: what listeners (Slack today, Teams tomorrow) hand their work to.
+
+It owns the store, the outbox, the status board and the scheduler, and
+exposes the product's actions: send a memo, acknowledge, retract, confirm a
+retraction, and who may do what. It never speaks a platform's language:
+platforms are reached only through `bot.platform.Platform`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.domain import (
+    MEMO_RETRACTED,
+    MEMO_RETRACTING,
+    Audience,
+    Memo,
+    Retraction,
+    memo_label,
+)
+from bot.fanout import Outbox
+from bot.platform import Platform
+from bot.status import StatusBoard
+from bot.store import Click, Store
+
+log = logging.getLogger(__name__)
+
+COMMS, AUDITOR, EMPLOYEE = "comms staff", "auditor", "employee"
+GROUP_CACHE_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an action cannot go ahead, in words for the person who asked."""
+
+    message: str
+
+
+class Core:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Clock,
+        platforms: dict[str, Platform],
+        *,
+        idle_wait: float = 0.25,
+    ):
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.platforms = platforms
+        self.status = StatusBoard(
+            store, platforms, clock, settings.status_update_every.total_seconds()
+        )
+        self.outbox = Outbox(
+            store,
+            platforms,
+            clock,
+            concurrency=settings.send_concurrency,
+            on_change=self.status.mark,
+            idle_wait=idle_wait,
+        )
+        self._resolver = ThreadPoolExecutor(max_workers=2, thread_name_prefix="audience")
+        self._group_cache: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
+        self._group_lock = threading.Lock()
+        self.scheduler = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self, *, scheduler: bool = True) -> None:
+        recovered = self.store.recover_in_flight(self.clock.now())
+        if any(recovered.values()):
+            log.warning("in doubt after restart, to be checked before any resend: %s", recovered)
+        self.outbox.start()
+        self.status.start()
+        self.resume_audiences()
+        if scheduler:
+            from bot.scheduler import Scheduler
+
+            self.scheduler = Scheduler(self)
+            self.scheduler.start()
+
+    def stop(self) -> None:
+        if self.scheduler:
+            self.scheduler.stop()
+        self._resolver.shutdown(wait=True, cancel_futures=True)
+        self.outbox.stop()
+        self.status.stop()
+
+    # ------------------------------------------------------------ roles
+
+    def role(self, platform: str, user_id: str) -> str:
+        if self._listed(platform, user_id, self.settings.comms_staff):
+            return COMMS
+        if self._listed(platform, user_id, self.settings.auditors):
+            return AUDITOR
+        return EMPLOYEE
+
+    def _listed(self, platform: str, user_id: str, principals: frozenset[str]) -> bool:
+        if user_id in principals:
+            return True
+        groups = [p for p in principals if p.startswith("S")]
+        return any(user_id in self._group_members(platform, g) for g in groups)
+
+    def _group_members(self, platform: str, group_id: str) -> frozenset[str]:
+        key = (platform, group_id)
+        with self._group_lock:
+            cached = self._group_cache.get(key)
+            if cached and time.monotonic() - cached[0] < GROUP_CACHE_SECONDS:
+                return cached[1]
+        try:
+            members = frozenset(self.platforms[platform].members_of_group(group_id))
+        except Exception as exc:  # an unreachable group grants nothing
+            log.warning("members of %s unavailable: %s", group_id, exc)
+            members = frozenset()
+        with self._group_lock:
+            self._group_cache[key] = (time.monotonic(), members)
+        return members
+
+    def may_send(self, platform: str, user_id: str) -> bool:
+        return self.role(platform, user_id) == COMMS
+
+    def may_oversee(self, platform: str, user_id: str) -> bool:
+        """List every memo, see any status, pull reports."""
+        return self.role(platform, user_id) in (COMMS, AUDITOR)
+
+    def deny(self, platform: str, user_id: str, attempt: str, **detail) -> None:
+        self.store.record_denial(
+            self.clock.now(), user_id, attempt, {"platform": platform, **detail}
+        )
+
+    # ------------------------------------------------------------ memos
+
+    def send_memo(
+        self,
+        *,
+        sender_id: str,
+        platform: str,
+        title: str,
+        body: str,
+        audience: Audience,
+        ask_ack: bool,
+        ack_deadline: datetime | None,
+    ) -> Memo:
+        """Store the memo now; resolve its audience and fan it out in the background."""
+        memo = self.store.create_memo(
+            title=title.strip(),
+            body=body.strip(),
+            sender_id=sender_id,
+            sender_platform=platform,
+            ask_ack=ask_ack or ack_deadline is not None,
+            ack_deadline=ack_deadline,
+            audience=audience,
+            now=self.clock.now(),
+        )
+        self.status.mark(memo.id)
+        self._resolver.submit(self._resolve, memo.id)
+        return memo
+
+    def resume_audiences(self) -> None:
+        """Memos stored but whose recipients were never added (e.g. a crash): finish them."""
+        for memo in self.store.memos_awaiting_recipients():
+            self._resolver.submit(self._resolve, memo.id)
+
+    def _resolve(self, memo_id: int) -> None:
+        memo = self.store.memo(memo_id)
+        if memo is None:
+            return
+        platform = self.platforms[memo.audience.platform]
+        try:
+            recipients = platform.resolve_audience(memo.audience)
+        except Exception:
+            log.exception("audience of %s could not be resolved yet", memo.label)
+            return
+        self.store.add_recipients(memo_id, recipients, self.clock.now())
+        self.outbox.kick()
+        self.status.mark(memo_id)
+        self.status.flush()
+
+    def acknowledge(self, copy_id: int, user_id: str, platform: str) -> Click:
+        click = self.store.acknowledge(copy_id, user_id, platform, self.clock.now())
+        if click.outcome == "recorded":
+            self.status.mark(click.memo_id)
+        return click
+
+    # ------------------------------------------------------------ retraction
+
+    def memo_to_retract(self, ref: int | None) -> Memo | Refusal:
+        """The memo a retraction names, or why it cannot be retracted."""
+        if ref is None:
+            return Refusal("Name the memo to retract, e.g. `/retract M-7 the reason`.")
+        memo = self.store.memo(ref)
+        if memo is None:
+            return Refusal(f"There is no memo {memo_label(ref)}.")
+        if memo.state in (MEMO_RETRACTING, MEMO_RETRACTED):
+            retraction = self.store.retraction(memo.id)
+            return Refusal(
+                f"{memo.label} was already retracted on"
+                f" {retraction.retracted_at:%Y-%m-%d at %H:%M UTC} by <@{retraction.retracted_by}>."
+            )
+        return memo
+
+    def retractable_memos(self, limit: int = 25) -> list[Memo]:
+        return [
+            memo
+            for memo in self.store.recent_memos(limit * 2)
+            if memo.state not in (MEMO_RETRACTING, MEMO_RETRACTED)
+        ][:limit]
+
+    def retract(
+        self, memo_id: int, *, by: str, platform: str, reason: str, corrections: str
+    ) -> Retraction | Refusal:
+        """Close the memo to new sends, wait for the ones on their way, then record
+        the retraction; the notices and edits start at once."""
+        found = self.memo_to_retract(memo_id)
+        if isinstance(found, Refusal):
+            return found
+        self.outbox.gate.close(memo_id)
+        retraction = self.store.retract(
+            memo_id,
+            by=by,
+            by_platform=platform,
+            reason=reason.strip(),
+            corrections=corrections.strip(),
+            now=self.clock.now(),
+        )
+        if retraction is None:
+            found = self.memo_to_retract(memo_id)
+            return found if isinstance(found, Refusal) else Refusal("Could not retract.")
+        self.outbox.kick()
+        self.status.mark(memo_id)
+        self.status.flush()
+        return retraction
+
+    def mark_seen(self, notice_id: int, user_id: str, platform: str) -> Click:
+        click = self.store.mark_seen(notice_id, user_id, platform, self.clock.now())
+        if click.outcome == "recorded":
+            self.status.mark(click.memo_id)
+        return click

@@ -1,0 +1,193 @@
+"""The durable outbox: workers that take due copies, notices and edits from the
+store and send them at the rate the platform allows.
+
+Per platform there are two streams, each with its own workers and its own
+rate budget (inside the adapter), because Slack limits each method apart:
+- the post stream (chat.postMessage): notices first, then copies;
+- the edit stream (chat.update, about a tenth of the rate): retraction edits.
+Slow edits therefore never hold up a notice.
+
+A copy is a row before it is a message: a worker claims the row (state
+`sending`), calls the platform, and records the outcome. At most
+`concurrency` rows per stream are `sending` at any moment, which bounds the
+copies whose fate is unknown after a crash; those are checked against the
+platform before they are ever sent again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable
+
+from bot.clock import Clock
+from bot.domain import Failed, NotFound, Sent
+from bot.platform import Platform
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class SendGate:
+    """Closes a memo to new sends, and waits for the ones already on their way.
+
+    The retraction closes the gate before its transaction, so no copy of the
+    original starts after the retraction is recorded, even one a worker had
+    already claimed: every copy that did go out is delivered (and so gets a
+    notice) or failed by the time the retraction runs.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._in_flight: Counter[int] = Counter()
+        self._closed: set[int] = set()
+
+    def enter(self, memo_id: int) -> bool:
+        with self._cond:
+            if memo_id in self._closed:
+                return False
+            self._in_flight[memo_id] += 1
+            return True
+
+    def leave(self, memo_id: int) -> None:
+        with self._cond:
+            self._in_flight[memo_id] -= 1
+            if self._in_flight[memo_id] <= 0:
+                del self._in_flight[memo_id]
+                self._cond.notify_all()
+
+    def close(self, memo_id: int, timeout: float = 120.0) -> bool:
+        with self._cond:
+            self._closed.add(memo_id)
+            return self._cond.wait_for(lambda: self._in_flight[memo_id] <= 0, timeout)
+
+    def reopen(self, memo_id: int) -> None:
+        with self._cond:
+            self._closed.discard(memo_id)
+
+
+class Outbox:
+    def __init__(
+        self,
+        store: Store,
+        platforms: dict[str, Platform],
+        clock: Clock,
+        *,
+        concurrency: int = 8,
+        edit_concurrency: int = 2,
+        on_change: Callable[[int], None] | None = None,
+        idle_wait: float = 0.25,
+    ):
+        self.store = store
+        self.platforms = platforms
+        self.clock = clock
+        self.concurrency = concurrency
+        self.edit_concurrency = edit_concurrency
+        self.on_change = on_change or (lambda memo_id: None)
+        self.gate = SendGate()
+        self.idle_wait = idle_wait
+        self._work = threading.Condition()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        self._stop.clear()
+        for name, platform in self.platforms.items():
+            for n in range(self.concurrency):
+                self._spawn(f"post-{name}-{n}", self._post_worker, platform)
+            for n in range(self.edit_concurrency):
+                self._spawn(f"edit-{name}-{n}", self._edit_worker, platform)
+
+    def _spawn(self, name: str, target, platform: Platform) -> None:
+        thread = threading.Thread(target=self._run, args=(target, platform), name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop.set()
+        self.kick()
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads.clear()
+
+    def kick(self) -> None:
+        """New work was stored: wake the idle workers now rather than at their next poll."""
+        with self._work:
+            self._work.notify_all()
+
+    def _idle(self) -> None:
+        with self._work:
+            self._work.wait(self.idle_wait)
+
+    def _run(self, step, platform: Platform) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = step(platform)
+            except Exception:
+                log.exception("outbox worker error")
+                busy = False
+            if not busy:
+                self._idle()
+
+    # ------------------------------------------------------------ the post stream
+
+    def _post_worker(self, platform: Platform) -> bool:
+        now = self.clock.now()
+        claimed_notice = self.store.claim_notice(platform.name, now)
+        if claimed_notice:
+            self._send_notice(platform, *claimed_notice)
+            return True
+        claimed_copy = self.store.claim_copy(platform.name, now)
+        if claimed_copy:
+            self._send_copy(platform, *claimed_copy)
+            return True
+        return False
+
+    def _send_copy(self, platform: Platform, copy, memo) -> None:
+        if copy.in_doubt:
+            outcome = platform.find_sent("copy", copy.id, copy.recipient_id, memo.created_at)
+            self._record("copies", copy.id, memo.id, outcome)
+            return
+        if not self.gate.enter(memo.id):
+            self.store.release_copy(copy.id, self.clock.now())
+            self.on_change(memo.id)
+            return
+        try:
+            outcome = platform.send_copy(memo, copy)
+            self._record("copies", copy.id, memo.id, outcome)
+        finally:
+            self.gate.leave(memo.id)
+
+    def _send_notice(self, platform: Platform, notice, copy, memo) -> None:
+        retraction = self.store.retraction(memo.id)
+        if notice.in_doubt:
+            outcome = platform.find_sent("notice", notice.id, notice.recipient_id, retraction.retracted_at)
+        else:
+            outcome = platform.send_notice(memo, retraction, copy, notice)
+        self._record("notices", notice.id, memo.id, outcome)
+
+    # ------------------------------------------------------------ the edit stream
+
+    def _edit_worker(self, platform: Platform) -> bool:
+        claimed = self.store.claim_edit(platform.name, self.clock.now())
+        if not claimed:
+            return False
+        edit, copy, notice, memo = claimed
+        retraction = self.store.retraction(memo.id)
+        # Edits are idempotent: an edit whose outcome was lost is simply made again.
+        outcome = platform.edit_copy(memo, retraction, copy, notice)
+        self._record("edits", edit.copy_id, memo.id, outcome)
+        return True
+
+    def _record(self, kind: str, item_id: int, memo_id: int, outcome) -> None:
+        state = self.store.record(kind, item_id, outcome, self.clock.now())
+        if isinstance(outcome, Failed):
+            log.info("%s %s failed: %s", kind, item_id, outcome.reason)
+        if isinstance(outcome, Sent | NotFound) or state != "pending":
+            self.on_change(memo_id)
+        if state == "pending":
+            # A retry or a resend after a check: someone should look again soon.
+            self.kick()

@@ -1,0 +1,80 @@
+"""The one small interface through which the core reaches a chat platform.
+
+The outbox, the status board and the scheduler only ever call these methods;
+the Slack adapter implements them today, a Teams adapter can tomorrow. Every
+send returns an `Outcome` (see `bot.domain`): the adapter decides what its
+platform's errors mean (retry, permanent failure, or unknown fate), the core
+decides what to do about it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from bot.domain import (
+    Audience,
+    Copy,
+    Memo,
+    MemoCounts,
+    Notice,
+    Outcome,
+    Recipient,
+    Retraction,
+    RetractionCounts,
+)
+
+
+@dataclass
+class StatusReport:
+    """What a live status message shows; the adapter decides how it looks."""
+
+    memo: Memo
+    counts: MemoCounts
+    retraction: Retraction | None = None
+    retraction_counts: RetractionCounts | None = None
+
+
+class Platform(Protocol):
+    name: str
+
+    def send_copy(self, memo: Memo, copy: Copy) -> Outcome:
+        """Post the memo to its recipient as a new direct message."""
+        ...
+
+    def send_notice(
+        self, memo: Memo, retraction: Retraction, copy: Copy, notice: Notice
+    ) -> Outcome:
+        """Post the retraction notice to a person whose copy was delivered."""
+        ...
+
+    def edit_copy(
+        self, memo: Memo, retraction: Retraction, copy: Copy, notice: Notice | None
+    ) -> Outcome:
+        """Edit a delivered copy in place into its retracted form (idempotent)."""
+        ...
+
+    def find_sent(self, kind: str, item_id: int, recipient_id: str, since: datetime) -> Outcome:
+        """Look for a message of `kind` ("copy" or "notice") whose send had an
+        unknown outcome: Sent if it is there, NotFound if it is not, Retry if
+        the platform cannot tell right now."""
+        ...
+
+    def post_status(self, user_id: str, report: StatusReport, kind: str) -> Outcome:
+        """Start a live status message (`kind` "memo" or "retraction") for its issuer."""
+        ...
+
+    def update_status(self, channel: str, ts: str, report: StatusReport, kind: str) -> Outcome: ...
+
+    def resolve_audience(self, audience: Audience) -> list[Recipient]:
+        """Every person the audience names, once each; unreachable ones carry an error."""
+        ...
+
+    def members_of_group(self, group_id: str) -> list[str]:
+        """People in a user group (for roles given to a group)."""
+        ...
+
+    def refresh_directory(self) -> int:
+        """Reload the people directory into the store; returns how many people."""
+        ...

@@ -1,0 +1,407 @@
+"""The Slack side of the platform interface: Web API calls, paced per method,
+and what Slack's answers mean for the core (sent, retry, failed, unknown).
+
+No retries happen inside the client: a retry of chat.postMessage after a lost
+connection could post twice, so every retry decision goes back to the outbox,
+which checks an in-doubt send against the DM's history first.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import socket
+import threading
+import urllib.error
+from datetime import datetime
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.clock import Clock
+from bot.domain import (
+    Audience,
+    Copy,
+    Failed,
+    Memo,
+    NotFound,
+    Notice,
+    Outcome,
+    Recipient,
+    Retraction,
+    Retry,
+    Sent,
+    Unknown,
+    backoff,
+    merge_recipients,
+)
+from bot.pacing import Budget
+from bot.platform import StatusReport
+from bot.slack import blocks
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+SLACK = "slack"
+
+# Answers that mean "Slack had a problem, nothing was done": retried.
+TRANSIENT_ERRORS = frozenset(
+    {
+        "ratelimited",
+        "rate_limited",
+        "service_unavailable",
+        "fatal_error",
+        "internal_error",
+        "request_timeout",
+        "team_added_to_org",
+    }
+)
+
+COPY_EVENT = "errata_copy"
+NOTICE_EVENT = "errata_notice"
+REMINDER_EVENT = "errata_reminder"
+
+# Published tiers (per minute) for the methods that are not paced by a setting.
+TIER_2, TIER_3, TIER_4 = 20, 50, 100
+
+
+class SlackPlatform:
+    name = SLACK
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        api_url: str,
+        store: Store,
+        clock: Clock,
+        post_per_minute: float,
+        update_per_minute: float,
+        show_retracted_body: bool = False,
+        timeout: int = 10,
+    ):
+        self.client = WebClient(token=token, base_url=api_url, timeout=timeout, retry_handlers=[])
+        self.store = store
+        self.clock = clock
+        self.show_retracted_body = show_retracted_body
+        self.post = Budget(post_per_minute, burst=max(1, int(post_per_minute // 60)))
+        self.update = Budget(update_per_minute)
+        self.tier2 = Budget(None)
+        self.tier3 = Budget(None)
+        self.tier4 = Budget(None)
+        self._team_url: str | None = None
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ calls
+
+    def call(self, budget: Budget, method: str, **args: Any) -> Outcome | dict:
+        """One Web API call, paced by `budget`: the response dict if ok, else an Outcome."""
+        budget.acquire()
+        try:
+            if method in _JSON_METHODS:
+                response = self.client.api_call(method, json=args)
+            else:
+                response = self.client.api_call(method, params=_form(args))
+            return response.data
+        except SlackApiError as exc:
+            return self._outcome_of_error(budget, exc)
+        except urllib.error.URLError as exc:
+            reason = exc.reason
+            if isinstance(reason, ConnectionRefusedError | socket.gaierror):
+                return Retry(0, f"connection refused ({method})")
+            return Unknown(f"connection error ({type(reason).__name__})")
+        except (TimeoutError, socket.timeout):
+            return Unknown("timeout")
+        except (http.client.HTTPException, ConnectionError, OSError) as exc:
+            return Unknown(f"connection lost ({type(exc).__name__})")
+
+    def _outcome_of_error(self, budget: Budget, exc: SlackApiError) -> Outcome:
+        response = exc.response
+        status = response.status_code
+        data = response.data if isinstance(response.data, dict) else {}
+        error = data.get("error") or f"http_{status}"
+        if status == 429:
+            after = _retry_after(response.headers)
+            budget.hold(after)
+            return Retry(after, "ratelimited", rate_limited=True)
+        if status >= 500 or error in TRANSIENT_ERRORS:
+            return Retry(0, error if error != f"http_{status}" else f"http_{status}")
+        return Failed(error)
+
+    @property
+    def team_url(self) -> str | None:
+        with self._lock:
+            if self._team_url is None:
+                result = self.call(self.tier4, "auth.test")
+                if isinstance(result, dict):
+                    self._team_url = result.get("url") or ""
+            return self._team_url or None
+
+    def permalink(self, channel: str | None, ts: str | None) -> str | None:
+        """Slack's permalink form, built locally: no call per notice."""
+        if not channel or not ts or not self.team_url:
+            return None
+        return f"{self.team_url.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"
+
+    def _post(self, channel: str, text: str, blocks_: list, metadata: dict | None) -> Outcome:
+        args: dict[str, Any] = {
+            "channel": channel,
+            "text": text,
+            "blocks": blocks_,
+            "unfurl_links": False,
+            "unfurl_media": False,
+        }
+        if metadata:
+            args["metadata"] = metadata
+        result = self.call(self.post, "chat.postMessage", **args)
+        if isinstance(result, dict):
+            return Sent(result["channel"], result["ts"])
+        return result
+
+    def _update(self, channel: str, ts: str, text: str, blocks_: list) -> Outcome:
+        result = self.call(self.update, "chat.update", channel=channel, ts=ts, text=text, blocks=blocks_)
+        if isinstance(result, dict):
+            return Sent(result.get("channel", channel), result.get("ts", ts))
+        return result
+
+    # ------------------------------------------------------------ the platform interface
+
+    def send_copy(self, memo: Memo, copy: Copy) -> Outcome:
+        text, body = blocks.memo_message(memo, copy.id)
+        outcome = self._post(
+            copy.recipient_id,
+            text,
+            body,
+            {"event_type": COPY_EVENT, "event_payload": {"memo_id": memo.id, "copy_id": copy.id}},
+        )
+        self._learn_dm(copy.recipient_id, outcome)
+        return outcome
+
+    def send_notice(self, memo: Memo, retraction: Retraction, copy: Copy, notice: Notice) -> Outcome:
+        text, body = blocks.notice_message(
+            memo, retraction, notice.id, self.permalink(copy.channel, copy.ts)
+        )
+        return self._post(
+            copy.channel or copy.recipient_id,
+            text,
+            body,
+            {"event_type": NOTICE_EVENT, "event_payload": {"memo_id": memo.id, "notice_id": notice.id}},
+        )
+
+    def edit_copy(
+        self, memo: Memo, retraction: Retraction, copy: Copy, notice: Notice | None
+    ) -> Outcome:
+        notice_url = self.permalink(notice.channel, notice.ts) if notice else None
+        text, body = blocks.retracted_original(memo, retraction, notice_url, self.show_retracted_body)
+        outcome = self._update(copy.channel, copy.ts, text, body)
+        if isinstance(outcome, Failed) and outcome.reason == "message_not_found":
+            # The person deleted the DM or the message: nothing left to mark.
+            return Failed("message_not_found")
+        return outcome
+
+    def find_sent(self, kind: str, item_id: int, recipient_id: str, since: datetime) -> Outcome:
+        event = {"copy": COPY_EVENT, "notice": NOTICE_EVENT, "reminder": REMINDER_EVENT}[kind]
+        key = {"copy": "copy_id", "notice": "notice_id", "reminder": "reminder_id"}[kind]
+        channel = self._dm_channel(recipient_id)
+        if not isinstance(channel, str):
+            return channel
+        cursor = None
+        oldest = f"{since.timestamp() - 60:.6f}"
+        while True:
+            args = {"channel": channel, "oldest": oldest, "limit": 200, "include_all_metadata": True}
+            if cursor:
+                args["cursor"] = cursor
+            result = self.call(self.tier3, "conversations.history", **args)
+            if not isinstance(result, dict):
+                if isinstance(result, Failed):
+                    return Retry(backoff(2), f"history: {result.reason}")
+                return result if isinstance(result, Retry) else Retry(backoff(2), result.reason)
+            for message in result.get("messages", []):
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == event and payload.get(key) == item_id:
+                    return Sent(channel, message["ts"])
+            cursor = (result.get("response_metadata") or {}).get("next_cursor")
+            if not result.get("has_more") or not cursor:
+                return NotFound()
+
+    def _dm_channel(self, user_id: str) -> str | Outcome:
+        person = self.store.person(SLACK, user_id)
+        if person and person.get("dm_channel"):
+            return person["dm_channel"]
+        result = self.call(self.tier3, "conversations.open", users=user_id)
+        if isinstance(result, dict):
+            channel = result["channel"]["id"]
+            self.store.remember_dm_channel(SLACK, user_id, channel)
+            return channel
+        if isinstance(result, Failed):
+            # No DM can exist with someone Slack does not know: nothing was sent.
+            return NotFound()
+        return result
+
+    def _learn_dm(self, user_id: str, outcome: Outcome) -> None:
+        if isinstance(outcome, Sent) and outcome.channel.startswith("D"):
+            person = self.store.person(SLACK, user_id)
+            if not person or person.get("dm_channel") != outcome.channel:
+                self.store.remember_dm_channel(SLACK, user_id, outcome.channel)
+
+    def post_status(self, user_id: str, report: StatusReport, kind: str) -> Outcome:
+        text, body = self._status_blocks(report, kind)
+        return self._post(user_id, text, body, None)
+
+    def update_status(self, channel: str, ts: str, report: StatusReport, kind: str) -> Outcome:
+        text, body = self._status_blocks(report, kind)
+        return self._update(channel, ts, text, body)
+
+    @staticmethod
+    def _status_blocks(report: StatusReport, kind: str) -> tuple[str, list]:
+        if kind == "retraction":
+            return blocks.retraction_status(report.memo, report.retraction, report.retraction_counts)
+        return blocks.memo_status(report.memo, report.counts)
+
+    # ------------------------------------------------------------ directory and audiences
+
+    def refresh_directory(self) -> int:
+        people = list(self._paged("users.list", "members", self.tier2, limit=200))
+        count = self.store.replace_people(
+            SLACK, (_person_row(member) for member in people), self.clock.now()
+        )
+        groups = self.call(self.tier2, "usergroups.list")
+        if isinstance(groups, dict):
+            self.store.replace_groups(
+                SLACK,
+                (
+                    {"id": g["id"], "handle": g.get("handle", ""), "name": g.get("name", "")}
+                    for g in groups.get("usergroups", [])
+                    if not g.get("date_delete")
+                ),
+                self.clock.now(),
+            )
+        return count
+
+    def _paged(self, method: str, key: str, budget: Budget, **args: Any):
+        cursor = None
+        attempts = 0
+        while True:
+            call_args = dict(args)
+            if cursor:
+                call_args["cursor"] = cursor
+            result = self.call(budget, method, **call_args)
+            if isinstance(result, Retry | Unknown):
+                attempts += 1
+                if attempts > 8:
+                    raise RuntimeError(f"{method} kept failing: {result.reason}")
+                if not isinstance(result, Retry) or not result.rate_limited:
+                    threading.Event().wait(backoff(attempts, base=0.5))
+                continue
+            if isinstance(result, Failed):
+                raise LookupError(result.reason)
+            attempts = 0
+            yield from result.get(key, [])
+            cursor = (result.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return
+
+    def members_of_group(self, group_id: str) -> list[str]:
+        for _ in range(8):
+            result = self.call(self.tier2, "usergroups.users.list", usergroup=group_id)
+            if isinstance(result, dict):
+                return list(result.get("users", []))
+            if isinstance(result, Failed):
+                raise LookupError(result.reason)
+        raise RuntimeError(f"usergroups.users.list kept failing for {group_id}")
+
+    def resolve_audience(self, audience: Audience) -> list[Recipient]:
+        if self.store.directory_synced_at(SLACK) is None:
+            self.refresh_directory()
+        groups: list[list[Recipient]] = []
+        if audience.everyone:
+            groups.append(self.store.everyone(SLACK))
+        if audience.people:
+            groups.append(self._people(audience.people, chosen=True))
+        for channel in audience.channels:
+            try:
+                members = list(self._paged("conversations.members", "members", self.tier4, channel=channel, limit=1000))
+            except LookupError as exc:
+                log.warning("members of %s unavailable: %s", channel, exc)
+                continue
+            groups.append(self._people(members, chosen=False))
+        for group in audience.groups:
+            try:
+                groups.append(self._people(self.members_of_group(group), chosen=False))
+            except LookupError as exc:
+                log.warning("members of group %s unavailable: %s", group, exc)
+        return merge_recipients(*groups)
+
+    def _people(self, ids, *, chosen: bool) -> list[Recipient]:
+        """Directory entries for `ids`. People picked by name who cannot get a DM
+        become failed copies with the reason; bots and deactivated accounts
+        reached through a channel or group are simply not recipients."""
+        known = self.store.people(SLACK, ids)
+        result = []
+        for user_id in ids:
+            person = known.get(user_id)
+            if person is None:
+                result.append(Recipient(SLACK, user_id, ""))
+                continue
+            name = person["real_name"] or person["name"] or ""
+            if person["is_bot"] or user_id == "USLACKBOT":
+                if chosen:
+                    result.append(Recipient(SLACK, user_id, name, "cannot_dm_bot"))
+            elif person["deleted"]:
+                if chosen:
+                    result.append(Recipient(SLACK, user_id, name, "account_inactive"))
+            else:
+                result.append(Recipient(SLACK, user_id, name))
+        return result
+
+    def display_name(self, user_id: str) -> str:
+        person = self.store.person(SLACK, user_id)
+        return (person or {}).get("real_name") or (person or {}).get("name") or user_id
+
+
+def _person_row(member: dict) -> dict:
+    profile = member.get("profile") or {}
+    is_bot = bool(member.get("is_bot") or member.get("is_app_user") or member.get("id") == "USLACKBOT")
+    return {
+        "id": member["id"],
+        "name": member.get("name", ""),
+        "real_name": profile.get("real_name") or member.get("real_name") or member.get("name", ""),
+        "email": profile.get("email", ""),
+        "tz": member.get("tz") or "",
+        "deleted": int(bool(member.get("deleted"))),
+        "is_bot": int(is_bot),
+    }
+
+
+def _retry_after(headers: dict) -> float:
+    for name in ("Retry-After", "retry-after"):
+        value = headers.get(name)
+        if isinstance(value, list):
+            value = value[0] if value else None
+        if value:
+            try:
+                return max(0.0, float(value))
+            except ValueError:
+                break
+    return 1.0
+
+
+# Block Kit payloads go as JSON bodies; read methods only take form fields.
+_JSON_METHODS = frozenset(
+    {"chat.postMessage", "chat.update", "chat.postEphemeral", "views.open", "views.update", "views.publish", "views.push"}
+)
+
+
+def _form(args: dict) -> dict:
+    form = {}
+    for key, value in args.items():
+        if isinstance(value, bool):
+            form[key] = "true" if value else "false"
+        elif isinstance(value, list | dict):
+            form[key] = json.dumps(value)
+        else:
+            form[key] = value
+    return form

@@ -1,0 +1,448 @@
+"""Every Block Kit surface Errata shows in Slack, built in one place.
+
+Listeners and the adapter call these functions; nobody else writes block
+dicts. Block and action IDs are the contract with the listeners (see the
+constants below), labels are the contract with users (PRODUCT.md).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.domain import (
+    CORRECTIONS_LIMIT,
+    MESSAGE_LIMIT,
+    REASON_LIMIT,
+    TITLE_LIMIT,
+    Memo,
+    MemoCounts,
+    Retraction,
+    RetractionCounts,
+    memo_label,
+    progress_bar,
+)
+
+# Callback, block and action IDs shared with the listeners.
+COMPOSE = "compose_memo"
+RETRACT = "retract_memo"
+ACKNOWLEDGE = "acknowledge"
+SEEN = "seen"
+RETRACT_SHORTCUT = "retract_memo_shortcut"
+OPEN_COMPOSE = "open_compose"
+
+TITLE, MESSAGE, PEOPLE, CHANNELS, GROUPS, EVERYONE, ASK_ACK, DEADLINE = (
+    "title",
+    "message",
+    "people",
+    "channels",
+    "groups",
+    "everyone",
+    "ask_ack",
+    "deadline",
+)
+MEMO, REASON, CORRECTIONS = "memo", "reason", "corrections"
+
+HEADER_LIMIT = 150
+SECTION_LIMIT = 3000
+
+
+# ---------------------------------------------------------------- small pieces
+
+
+def _plain(text: str) -> dict:
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def _mrkdwn(text: str) -> dict:
+    return {"type": "mrkdwn", "text": text}
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def header(text: str) -> dict:
+    return {"type": "header", "text": _plain(_clip(text, HEADER_LIMIT))}
+
+
+def section(text: str, **extra) -> dict:
+    return {"type": "section", "text": _mrkdwn(_clip(text, SECTION_LIMIT)), **extra}
+
+
+def context(*texts: str) -> dict:
+    return {"type": "context", "elements": [_mrkdwn(_clip(t, SECTION_LIMIT)) for t in texts[:10]]}
+
+
+def divider() -> dict:
+    return {"type": "divider"}
+
+
+def button(text: str, action_id: str, value: str, style: str | None = None) -> dict:
+    element = {"type": "button", "text": _plain(text), "action_id": action_id, "value": value}
+    if style:
+        element["style"] = style
+    return element
+
+
+def when(instant: datetime | None) -> str:
+    """A Slack date token: shown in the reader's own time zone, ISO UTC as fallback."""
+    if instant is None:
+        return ""
+    epoch = int(instant.timestamp())
+    fallback = instant.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def mention(user_id: str) -> str:
+    return f"<@{user_id}>"
+
+
+def escape(text: str) -> str:
+    """Slack mrkdwn control characters, escaped as Slack asks."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def link(url: str | None, text: str) -> str:
+    safe = escape(text).replace("|", "¦")
+    return f"<{url}|{safe}>" if url else safe
+
+
+def strike(text: str) -> str:
+    return "\n".join(f"~{line}~" if line.strip() else line for line in text.splitlines())
+
+
+# ---------------------------------------------------------------- modals
+
+
+def compose_modal(groups: list[dict]) -> dict:
+    """The "New memo" modal. `groups` are the workspace's user groups (id, name)."""
+    blocks = [
+        {
+            "type": "input",
+            "block_id": TITLE,
+            "label": _plain("Title"),
+            "element": {
+                "type": "plain_text_input",
+                "action_id": TITLE,
+                "max_length": TITLE_LIMIT,
+                "placeholder": _plain("What is this memo about?"),
+            },
+        },
+        {
+            "type": "input",
+            "block_id": MESSAGE,
+            "label": _plain("Message"),
+            "hint": _plain("Slack formatting (mrkdwn) works: *bold*, _italic_, <https://example.com|links>."),
+            "element": {
+                "type": "plain_text_input",
+                "action_id": MESSAGE,
+                "multiline": True,
+                "max_length": MESSAGE_LIMIT,
+            },
+        },
+        {
+            "type": "input",
+            "block_id": PEOPLE,
+            "optional": True,
+            "label": _plain("People"),
+            "element": {"type": "multi_users_select", "action_id": PEOPLE},
+        },
+        {
+            "type": "input",
+            "block_id": CHANNELS,
+            "optional": True,
+            "label": _plain("Members of channels"),
+            "element": {
+                "type": "multi_conversations_select",
+                "action_id": CHANNELS,
+                "filter": {"include": ["public", "private"], "exclude_bot_users": True},
+            },
+        },
+    ]
+    if groups:
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": GROUPS,
+                "optional": True,
+                "label": _plain("User groups"),
+                "element": {
+                    "type": "multi_static_select",
+                    "action_id": GROUPS,
+                    "options": [
+                        {"text": _plain(_clip(g["name"] or g["handle"], 75)), "value": g["id"]}
+                        for g in groups[:100]
+                    ],
+                },
+            }
+        )
+    blocks += [
+        {
+            "type": "input",
+            "block_id": EVERYONE,
+            "optional": True,
+            "label": _plain("Everyone in the workspace"),
+            "element": {
+                "type": "checkboxes",
+                "action_id": EVERYONE,
+                "options": [
+                    {
+                        "text": _plain("Send to every active member"),
+                        "description": _plain("Bots and deactivated accounts are left out."),
+                        "value": "everyone",
+                    }
+                ],
+            },
+        },
+        {
+            "type": "input",
+            "block_id": ASK_ACK,
+            "optional": True,
+            "label": _plain("Ask for acknowledgement"),
+            "element": {
+                "type": "checkboxes",
+                "action_id": ASK_ACK,
+                "options": [{"text": _plain("Add an Acknowledge button"), "value": "ask"}],
+            },
+        },
+        {
+            "type": "input",
+            "block_id": DEADLINE,
+            "optional": True,
+            "label": _plain("Acknowledge by"),
+            "element": {"type": "datetimepicker", "action_id": DEADLINE},
+        },
+    ]
+    return {
+        "type": "modal",
+        "callback_id": COMPOSE,
+        "title": _plain("New memo"),
+        "submit": _plain("Send"),
+        "close": _plain("Cancel"),
+        "blocks": blocks,
+    }
+
+
+def retract_modal(memo: Memo | None, choices: list[Memo], reason: str = "") -> dict:
+    """The "Retract memo" modal: for `memo` when known, else with a picker of `choices`."""
+    blocks: list[dict] = []
+    if memo is not None:
+        blocks.append(
+            section(
+                f"*{memo_label(memo.id)}: {escape(memo.title)}*\nSent {when(memo.created_at)}"
+                f" by {mention(memo.sender_id)}. Everyone who received it will get a"
+                " retraction notice, and their copy will be marked as retracted."
+            )
+        )
+    else:
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": MEMO,
+                "label": _plain("Memo"),
+                "element": {
+                    "type": "static_select",
+                    "action_id": MEMO,
+                    "options": [
+                        {
+                            "text": _plain(_clip(f"{memo_label(m.id)}: {m.title}", 75)),
+                            "value": str(m.id),
+                        }
+                        for m in choices[:100]
+                    ],
+                },
+            }
+        )
+    reason_element = {
+        "type": "plain_text_input",
+        "action_id": REASON,
+        "multiline": True,
+        "max_length": REASON_LIMIT,
+        "placeholder": _plain("Why is this memo being retracted?"),
+    }
+    if reason:
+        reason_element["initial_value"] = reason[:REASON_LIMIT]
+    blocks += [
+        {
+            "type": "input",
+            "block_id": REASON,
+            "label": _plain("Reason"),
+            "element": reason_element,
+        },
+        {
+            "type": "input",
+            "block_id": CORRECTIONS,
+            "optional": True,
+            "label": _plain("Corrected instructions"),
+            "element": {
+                "type": "plain_text_input",
+                "action_id": CORRECTIONS,
+                "multiline": True,
+                "max_length": CORRECTIONS_LIMIT,
+                "placeholder": _plain("What should people do instead? (optional)"),
+            },
+        },
+    ]
+    return {
+        "type": "modal",
+        "callback_id": RETRACT,
+        "private_metadata": str(memo.id) if memo else "",
+        "title": _plain("Retract memo"),
+        "submit": _plain("Retract"),
+        "close": _plain("Cancel"),
+        "blocks": blocks,
+    }
+
+
+# ---------------------------------------------------------------- the memo as received
+
+
+def _memo_context(memo: Memo) -> str:
+    parts = [f"From {mention(memo.sender_id)}", memo_label(memo.id), f"Sent {when(memo.created_at)}"]
+    if memo.ack_deadline:
+        parts.append(f"Acknowledge by {when(memo.ack_deadline)}")
+    return " · ".join(parts)
+
+
+def memo_message(memo: Memo, copy_id: int, acknowledged_at: datetime | None = None) -> tuple[str, list]:
+    blocks = [header(memo.title), section(memo.body), context(_memo_context(memo))]
+    if acknowledged_at:
+        blocks.append(context(f":white_check_mark: You acknowledged this {when(acknowledged_at)}."))
+    elif memo.ask_ack:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "memo_actions",
+                "elements": [button("Acknowledge", ACKNOWLEDGE, str(copy_id), "primary")],
+            }
+        )
+    return f"{memo_label(memo.id)}: {memo.title}", blocks
+
+
+def retracted_original(
+    memo: Memo, retraction: Retraction, notice_url: str | None, show_body: bool
+) -> tuple[str, list]:
+    """A delivered copy, edited after the retraction: the label says it all first."""
+    blocks = [
+        header("RETRACTED: sent in error"),
+        section(
+            f"*~{escape(memo.title)}~*\n{mention(retraction.retracted_by)} retracted this memo"
+            f" {when(retraction.retracted_at)}.\n*Reason:* {escape(retraction.reason)}"
+        ),
+    ]
+    if show_body:
+        blocks.append(section(strike(memo.body)))
+    else:
+        blocks.append(context("_The original message has been withdrawn._"))
+    pointer = (
+        f"See {link(notice_url, 'the retraction notice')} for what to do now."
+        if notice_url
+        else "A retraction notice has been sent to you in this conversation."
+    )
+    blocks.append(context(pointer, f"{memo_label(memo.id)} · originally from {mention(memo.sender_id)}"))
+    return f"RETRACTED: sent in error ({memo_label(memo.id)}: {memo.title})", blocks
+
+
+# ---------------------------------------------------------------- the retraction notice
+
+
+def notice_message(
+    memo: Memo,
+    retraction: Retraction,
+    notice_id: int,
+    original_url: str | None,
+    seen_at: datetime | None = None,
+    reminder: bool = False,
+) -> tuple[str, list]:
+    title = f"Retraction: {memo.title}"
+    if reminder:
+        title = f"Reminder: {memo.title} was retracted"
+    blocks = [
+        header(title),
+        section(
+            f":warning: *A memo you received was sent in error and has been retracted.*\n"
+            f"*Memo:* {link(original_url, memo.title)} ({memo_label(memo.id)})\n"
+            f"*Sent:* {when(memo.created_at)} by {mention(memo.sender_id)}\n"
+            f"*Retracted:* {when(retraction.retracted_at)} by {mention(retraction.retracted_by)}"
+        ),
+        section(f"*Reason*\n{escape(retraction.reason)}"),
+    ]
+    if retraction.corrections:
+        blocks.append(section(f"*Corrected instructions*\n{retraction.corrections}"))
+    else:
+        blocks.append(section("*Please disregard the original memo.*"))
+    if seen_at:
+        blocks.append(context(f":white_check_mark: You confirmed you have seen this {when(seen_at)}."))
+    else:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "notice_actions",
+                "elements": [button("I've seen this", SEEN, str(notice_id), "primary")],
+            }
+        )
+    text = f"RETRACTED: {memo_label(memo.id)} {memo.title}: {retraction.reason}"
+    return _clip(text, 3000), blocks
+
+
+# ---------------------------------------------------------------- live status for the issuer
+
+
+def memo_status(memo: Memo, counts: MemoCounts) -> tuple[str, list]:
+    settled = counts.settled
+    state = {
+        "sending": "Sending",
+        "sent": "Sent",
+        "retracting": "Retracting",
+        "retracted": "Retracted",
+    }[memo.state]
+    fields = [
+        f"*Recipients*\n{counts.recipients}",
+        f"*Delivered*\n{counts.delivered}",
+        f"*Failed*\n{counts.failed}",
+        f"*Still to send*\n{counts.pending}",
+    ]
+    if memo.ask_ack:
+        fields.append(f"*Acknowledged*\n{counts.acknowledged} of {counts.delivered}")
+    if counts.cancelled:
+        fields.append(f"*Cancelled*\n{counts.cancelled}")
+    blocks = [
+        header(f"{memo_label(memo.id)}: {memo.title}"),
+        section(f"*{state}* · {progress_bar(settled, counts.recipients)}"),
+        {"type": "section", "fields": [_mrkdwn(f) for f in fields]},
+    ]
+    if counts.failures:
+        reasons = ", ".join(f"`{reason}` {n}" for reason, n in list(counts.failures.items())[:8])
+        blocks.append(context(f"Failed by reason: {reasons}"))
+    blocks.append(context(f"Started {when(memo.created_at)} · `/memo report {memo_label(memo.id)}` for every recipient"))
+    text = f"{memo_label(memo.id)} {state.lower()}: {counts.delivered} delivered, {counts.failed} failed"
+    return text, blocks
+
+
+def retraction_status(
+    memo: Memo, retraction: Retraction, counts: RetractionCounts
+) -> tuple[str, list]:
+    done = counts.notified + counts.failed
+    state = "Retracted" if memo.state == "retracted" else "Retracting"
+    fields = [
+        f"*Notified*\n{counts.notified} of {counts.to_notify}",
+        f"*Failed*\n{counts.failed}",
+        f"*Seen*\n{counts.seen}",
+        f"*Outstanding*\n{counts.outstanding}",
+        f"*Originals edited*\n{counts.edits_done} of {counts.edits_total}",
+        f"*Copies cancelled*\n{counts.cancelled}",
+    ]
+    blocks = [
+        header(f"Retraction of {memo_label(memo.id)}: {memo.title}"),
+        section(f"*{state}* · notices {progress_bar(done, counts.to_notify)}"),
+        {"type": "section", "fields": [_mrkdwn(f) for f in fields]},
+        context(
+            f"Retracted {when(retraction.retracted_at)} by {mention(retraction.retracted_by)}"
+            f" · Reason: {escape(_clip(retraction.reason, 300))}"
+        ),
+    ]
+    text = (
+        f"Retraction of {memo_label(memo.id)}: {counts.notified} notified, {counts.seen} seen,"
+        f" {counts.outstanding} outstanding"
+    )
+    return text, blocks

@@ -1,0 +1,119 @@
+"""Live status messages: one per memo and one per retraction, for their issuer.
+
+Changes only mark a memo as dirty; a single thread refreshes dirty status
+messages at most every `every` seconds, and only when what they show has
+changed, so a fan-out of thousands costs a handful of chat.update calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from bot.clock import Clock
+from bot.domain import Failed, Sent
+from bot.platform import Platform, StatusReport
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class StatusBoard:
+    def __init__(self, store: Store, platforms: dict[str, Platform], clock: Clock, every: float):
+        self.store = store
+        self.platforms = platforms
+        self.clock = clock
+        self.every = every
+        self._dirty: set[int] = set()
+        self._shown: dict[tuple[int, str], tuple] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        for memo in self.store.memos_in_states("sending", "retracting"):
+            self._dirty.add(memo.id)
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="status-board", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(10)
+
+    def mark(self, memo_id: int) -> None:
+        with self._lock:
+            self._dirty.add(memo_id)
+
+    def flush(self) -> None:
+        """Refresh now (used when a fan-out finishes, and by tests)."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.every)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            with self._lock:
+                dirty, self._dirty = self._dirty, set()
+            for memo_id in sorted(dirty):
+                try:
+                    if not self.refresh(memo_id):
+                        self.mark(memo_id)
+                except Exception:
+                    log.exception("status refresh failed for memo %s", memo_id)
+                    self.mark(memo_id)
+
+    def refresh(self, memo_id: int) -> bool:
+        """Post or update the memo's status messages; False if it should be retried."""
+        memo = self.store.memo(memo_id)
+        if memo is None:
+            return True
+        platform = self.platforms.get(memo.sender_platform)
+        if platform is None:
+            return True
+        report = StatusReport(memo, self.store.memo_counts(memo_id))
+        ok = self._show(platform, memo.sender_id, report, "memo", memo.status_channel, memo.status_ts)
+        retraction = self.store.retraction(memo_id)
+        if retraction is not None:
+            report.retraction = retraction
+            report.retraction_counts = self.store.retraction_counts(memo_id)
+            retractor = self.platforms.get(retraction.retracted_by_platform, platform)
+            ok = (
+                self._show(
+                    retractor,
+                    retraction.retracted_by,
+                    report,
+                    "retraction",
+                    retraction.status_channel,
+                    retraction.status_ts,
+                )
+                and ok
+            )
+        return ok
+
+    def _show(self, platform, user_id, report: StatusReport, kind: str, channel, ts) -> bool:
+        memo = report.memo
+        fingerprint = (memo.state, repr(report.counts), repr(report.retraction_counts))
+        key = (memo.id, kind)
+        if channel and self._shown.get(key) == fingerprint:
+            return True
+        if channel and ts:
+            outcome = platform.update_status(channel, ts, report, kind)
+        else:
+            outcome = platform.post_status(user_id, report, kind)
+            if isinstance(outcome, Sent):
+                if kind == "memo":
+                    self.store.set_memo_status_message(memo.id, outcome.channel, outcome.ts)
+                else:
+                    self.store.set_retraction_status_message(memo.id, outcome.channel, outcome.ts)
+        if isinstance(outcome, Sent):
+            self._shown[key] = fingerprint
+            return True
+        log.info("status %s for %s not shown: %s", kind, memo.label, outcome)
+        # A permanent refusal is not retried; anything else is, at the next tick.
+        return isinstance(outcome, Failed)

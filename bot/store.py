@@ -1,0 +1,1190 @@
+"""The store: the source of truth for everything that must survive a restart.
+
+All SQL lives here, behind functions named for what they answer or change.
+Each change that belongs together runs in one `BEGIN IMMEDIATE` transaction
+together with its audit entry, so a crash never leaves half a change, and the
+audit chain is appended by one writer at a time.
+
+Connections are per thread (bolt listeners, the outbox workers and the
+scheduler all run on their own threads).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlite_utils
+
+from bot import audit
+from bot.clock import from_text, to_text
+from bot.domain import (
+    CANCELLED,
+    DELIVERED,
+    FAILED,
+    MAX_ATTEMPTS,
+    MEMO_RETRACTED,
+    MEMO_RETRACTING,
+    MEMO_SENDING,
+    MEMO_SENT,
+    PENDING,
+    SENDING,
+    Audience,
+    Copy,
+    Edit,
+    Failed,
+    Memo,
+    MemoCounts,
+    NotFound,
+    Notice,
+    Outcome,
+    Recipient,
+    Retraction,
+    RetractionCounts,
+    Retry,
+    Sent,
+    Unknown,
+    backoff,
+)
+
+# ---------------------------------------------------------------- schema
+
+
+def _m001_initial(db: sqlite_utils.Database) -> None:
+    db["memos"].create(
+        {
+            "id": int,
+            "title": str,
+            "body": str,
+            "sender_id": str,
+            "sender_platform": str,
+            "ask_ack": int,
+            "ack_deadline": str,
+            "audience": str,
+            "state": str,
+            "created_at": str,
+            "recipients_added_at": str,
+            "sent_at": str,
+            "status_channel": str,
+            "status_ts": str,
+        },
+        pk="id",
+        not_null={"title", "body", "sender_id", "state", "created_at"},
+        if_not_exists=True,
+    )
+    db["retractions"].create(
+        {
+            "memo_id": int,
+            "retracted_by": str,
+            "retracted_by_platform": str,
+            "reason": str,
+            "corrections": str,
+            "retracted_at": str,
+            "done_at": str,
+            "status_channel": str,
+            "status_ts": str,
+        },
+        pk="memo_id",
+        foreign_keys=[("memo_id", "memos", "id")],
+        if_not_exists=True,
+    )
+    delivery_columns = {
+        "memo_id": int,
+        "platform": str,
+        "recipient_id": str,
+        "state": str,
+        "attempts": int,
+        "in_doubt": int,
+        "next_attempt_at": str,
+        "claimed_at": str,
+        "error": str,
+        "channel": str,
+        "ts": str,
+        "delivered_at": str,
+    }
+    db["copies"].create(
+        {
+            "id": int,
+            **delivery_columns,
+            "recipient_name": str,
+            "acknowledged_at": str,
+            "cancelled_at": str,
+        },
+        pk="id",
+        foreign_keys=[("memo_id", "memos", "id")],
+        not_null={"memo_id", "platform", "recipient_id", "state"},
+        defaults={"attempts": 0, "in_doubt": 0},
+        if_not_exists=True,
+    )
+    db["copies"].create_index(
+        ["memo_id", "platform", "recipient_id"], unique=True, if_not_exists=True
+    )
+    db["copies"].create_index(["state", "platform", "id"], if_not_exists=True)
+    db["copies"].create_index(["memo_id", "state"], if_not_exists=True)
+    db["copies"].create_index(["platform", "recipient_id"], if_not_exists=True)
+    db["notices"].create(
+        {
+            "id": int,
+            "copy_id": int,
+            **delivery_columns,
+            "priority": int,
+            "seen_at": str,
+            "reminders_sent": int,
+            "last_reminder_at": str,
+            "escalated_at": str,
+        },
+        pk="id",
+        foreign_keys=[("copy_id", "copies", "id"), ("memo_id", "memos", "id")],
+        not_null={"copy_id", "memo_id", "state"},
+        defaults={"attempts": 0, "in_doubt": 0, "reminders_sent": 0, "priority": 1},
+        if_not_exists=True,
+    )
+    db["notices"].create_index(["copy_id"], unique=True, if_not_exists=True)
+    db["notices"].create_index(["state", "platform", "priority", "id"], if_not_exists=True)
+    db["notices"].create_index(["memo_id", "priority", "state"], if_not_exists=True)
+    # An edit is the retraction applied to one delivered copy; its id is the copy's.
+    db["edits"].create(
+        {
+            "id": int,
+            "memo_id": int,
+            "platform": str,
+            "state": str,
+            "attempts": int,
+            "in_doubt": int,
+            "next_attempt_at": str,
+            "claimed_at": str,
+            "error": str,
+            "delivered_at": str,
+        },
+        pk="id",
+        foreign_keys=[("id", "copies", "id"), ("memo_id", "memos", "id")],
+        defaults={"attempts": 0, "in_doubt": 0},
+        if_not_exists=True,
+    )
+    db["edits"].create_index(["state", "platform", "id"], if_not_exists=True)
+    db["edits"].create_index(["memo_id", "state"], if_not_exists=True)
+    db["people"].create(
+        {
+            "platform": str,
+            "id": str,
+            "name": str,
+            "real_name": str,
+            "email": str,
+            "tz": str,
+            "deleted": int,
+            "is_bot": int,
+            "dm_channel": str,
+            "updated_at": str,
+        },
+        pk=("platform", "id"),
+        if_not_exists=True,
+    )
+    db["groups"].create(
+        {"platform": str, "id": str, "handle": str, "name": str, "updated_at": str},
+        pk=("platform", "id"),
+        if_not_exists=True,
+    )
+    db["audit"].create(
+        {
+            "id": int,
+            "at": str,
+            "actor": str,
+            "action": str,
+            "memo_id": int,
+            "subject": str,
+            "detail": str,
+            "prev_hash": str,
+            "hash": str,
+        },
+        pk="id",
+        not_null={"at", "action", "prev_hash", "hash"},
+        if_not_exists=True,
+    )
+    db["audit"].create_index(["memo_id"], if_not_exists=True)
+    db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
+
+
+MIGRATIONS = (("001_initial", _m001_initial),)
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Click:
+    """What a click on Acknowledge or I've seen this came to."""
+
+    outcome: str  # recorded | already | retracted | not_yours | unknown | closed
+    at: datetime | None = None
+    memo_id: int | None = None
+
+
+KINDS = ("copies", "notices", "edits")
+
+
+class Store:
+    def __init__(self, path: str):
+        self.path = path
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------ connections
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            conn = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 60000")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            db = sqlite_utils.Database(conn, execute_plugins=False)
+            self._local.db = db
+            with self._lock:
+                self._connections.append(conn)
+        return db
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                try:
+                    conn.close()
+                except sqlite3.ProgrammingError:
+                    pass
+            self._connections.clear()
+        self._local = threading.local()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite_utils.Database]:
+        """One write transaction; taken IMMEDIATE so read-then-write never deadlocks."""
+        db = self.db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.rollback()
+            raise
+        else:
+            db.execute("COMMIT")
+
+    def _rows(self, sql: str, params: Any = ()) -> list[dict]:
+        return list(self.db.query(sql, params))
+
+    def _row(self, sql: str, params: Any = ()) -> dict | None:
+        for row in self.db.query(sql, params):
+            return row
+        return None
+
+    # ------------------------------------------------------------ migrations
+
+    def migrate(self) -> None:
+        db = self.db
+        db.execute("PRAGMA journal_mode = WAL")
+        db["migrations"].create({"name": str, "applied_at": str}, pk="name", if_not_exists=True)
+        done = {row["name"] for row in db["migrations"].rows}
+        for name, migration in MIGRATIONS:
+            if name in done:
+                continue
+            with self._write() as tx:
+                migration(tx)
+                tx.execute(
+                    "INSERT INTO migrations (name, applied_at) VALUES (?, datetime('now'))",
+                    [name],
+                )
+
+    # ------------------------------------------------------------ audit
+
+    def _audit(
+        self,
+        db: sqlite_utils.Database,
+        at: datetime,
+        action: str,
+        *,
+        actor: str = "",
+        memo_id: int | None = None,
+        subject: str = "",
+        detail: dict | None = None,
+    ) -> None:
+        """Append one entry to the hash chain; only ever inside a write transaction."""
+        last = next(db.query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1"), None)
+        entry = {
+            "id": (last["id"] + 1) if last else 1,
+            "at": to_text(at),
+            "actor": actor,
+            "action": action,
+            "memo_id": memo_id,
+            "subject": subject,
+            "detail": json.dumps(detail or {}, sort_keys=True, ensure_ascii=False),
+            "prev_hash": last["hash"] if last else audit.GENESIS,
+        }
+        entry["hash"] = audit.entry_hash(entry)
+        db.execute(
+            "INSERT INTO audit (id, at, actor, action, memo_id, subject, detail, prev_hash, hash)"
+            " VALUES (:id, :at, :actor, :action, :memo_id, :subject, :detail, :prev_hash, :hash)",
+            entry,
+        )
+
+    def record_denial(self, at: datetime, actor: str, attempt: str, detail: dict) -> None:
+        with self._write() as db:
+            self._audit(db, at, "denied", actor=actor, subject=attempt, detail=detail)
+
+    def audit_entries(self, after_id: int = 0, batch: int = 1000) -> Iterator[dict]:
+        """Every audit entry in order, read in batches so memory stays flat."""
+        last = after_id
+        while True:
+            rows = self._rows(
+                "SELECT * FROM audit WHERE id > ? ORDER BY id LIMIT ?", [last, batch]
+            )
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1]["id"]
+
+    def audit_for_memo(self, memo_id: int) -> list[dict]:
+        return self._rows("SELECT * FROM audit WHERE memo_id = ? ORDER BY id", [memo_id])
+
+    # ------------------------------------------------------------ directory
+
+    def replace_people(self, platform: str, people: Iterable[dict], at: datetime) -> int:
+        """Store a full directory listing; people no longer listed are marked deleted."""
+        stamp = to_text(at)
+        count = 0
+        with self._write() as db:
+            rows = []
+            for person in people:
+                rows.append({**person, "platform": platform, "updated_at": stamp})
+                count += 1
+                if len(rows) >= 1000:
+                    self._upsert_people(db, rows)
+                    rows = []
+            self._upsert_people(db, rows)
+            db.execute(
+                "UPDATE people SET deleted = 1 WHERE platform = ? AND updated_at < ?",
+                [platform, stamp],
+            )
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [f"directory_synced_at:{platform}", stamp],
+            )
+        return count
+
+    def _upsert_people(self, db: sqlite_utils.Database, rows: list[dict]) -> None:
+        if not rows:
+            return
+        db.conn.executemany(
+            "INSERT INTO people (platform, id, name, real_name, email, tz, deleted, is_bot, updated_at)"
+            " VALUES (:platform, :id, :name, :real_name, :email, :tz, :deleted, :is_bot, :updated_at)"
+            " ON CONFLICT(platform, id) DO UPDATE SET name = excluded.name,"
+            " real_name = excluded.real_name, email = excluded.email, tz = excluded.tz,"
+            " deleted = excluded.deleted, is_bot = excluded.is_bot, updated_at = excluded.updated_at",
+            [
+                {
+                    "name": "",
+                    "real_name": "",
+                    "email": "",
+                    "tz": "",
+                    "deleted": 0,
+                    "is_bot": 0,
+                    **row,
+                }
+                for row in rows
+            ],
+        )
+
+    def replace_groups(self, platform: str, groups: Iterable[dict], at: datetime) -> None:
+        stamp = to_text(at)
+        with self._write() as db:
+            db.execute("DELETE FROM groups WHERE platform = ?", [platform])
+            for group in groups:
+                db.execute(
+                    "INSERT INTO groups (platform, id, handle, name, updated_at) VALUES (?, ?, ?, ?, ?)",
+                    [platform, group["id"], group.get("handle", ""), group.get("name", ""), stamp],
+                )
+
+    def groups(self, platform: str) -> list[dict]:
+        return self._rows(
+            "SELECT id, handle, name FROM groups WHERE platform = ? ORDER BY name", [platform]
+        )
+
+    def directory_synced_at(self, platform: str) -> datetime | None:
+        row = self._row(
+            "SELECT value FROM meta WHERE key = ?", [f"directory_synced_at:{platform}"]
+        )
+        return from_text(row["value"]) if row else None
+
+    def everyone(self, platform: str) -> list[Recipient]:
+        """Every active human in the directory (bots and deactivated accounts excluded)."""
+        return [
+            Recipient(platform, row["id"], row["real_name"] or row["name"])
+            for row in self.db.query(
+                "SELECT id, name, real_name FROM people WHERE platform = ? AND deleted = 0"
+                " AND is_bot = 0 ORDER BY id",
+                [platform],
+            )
+        ]
+
+    def people(self, platform: str, ids: Iterable[str]) -> dict[str, dict]:
+        wanted = list(dict.fromkeys(ids))
+        found: dict[str, dict] = {}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self.db.query(
+                f"SELECT * FROM people WHERE platform = ? AND id IN ({marks})", [platform, *chunk]
+            ):
+                found[row["id"]] = row
+        return found
+
+    def person(self, platform: str, person_id: str) -> dict | None:
+        return self._row(
+            "SELECT * FROM people WHERE platform = ? AND id = ?", [platform, person_id]
+        )
+
+    def remember_dm_channel(self, platform: str, person_id: str, channel: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO people (platform, id, dm_channel, deleted, is_bot) VALUES (?, ?, ?, 0, 0)"
+                " ON CONFLICT(platform, id) DO UPDATE SET dm_channel = excluded.dm_channel",
+                [platform, person_id, channel],
+            )
+
+    # ------------------------------------------------------------ memos
+
+    def create_memo(
+        self,
+        *,
+        title: str,
+        body: str,
+        sender_id: str,
+        sender_platform: str,
+        ask_ack: bool,
+        ack_deadline: datetime | None,
+        audience: Audience,
+        now: datetime,
+    ) -> Memo:
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT INTO memos (title, body, sender_id, sender_platform, ask_ack, ack_deadline,"
+                " audience, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    title,
+                    body,
+                    sender_id,
+                    sender_platform,
+                    int(ask_ack),
+                    to_text(ack_deadline) if ack_deadline else None,
+                    json.dumps(audience.to_json()),
+                    MEMO_SENDING,
+                    to_text(now),
+                ],
+            )
+            memo_id = cursor.lastrowid
+            self._audit(
+                db,
+                now,
+                "memo created",
+                actor=sender_id,
+                memo_id=memo_id,
+                detail={
+                    "title": title,
+                    "body": body,
+                    "ask_ack": ask_ack,
+                    "ack_deadline": to_text(ack_deadline) if ack_deadline else None,
+                    "audience": audience.to_json(),
+                },
+            )
+        return self.memo(memo_id)
+
+    def memo(self, memo_id: int) -> Memo | None:
+        row = self._row("SELECT * FROM memos WHERE id = ?", [memo_id])
+        return _memo(row) if row else None
+
+    def memos_awaiting_recipients(self) -> list[Memo]:
+        return [
+            _memo(row)
+            for row in self._rows(
+                "SELECT * FROM memos WHERE recipients_added_at IS NULL ORDER BY id"
+            )
+        ]
+
+    def memos_in_states(self, *states: str) -> list[Memo]:
+        marks = ",".join("?" * len(states))
+        return [
+            _memo(row)
+            for row in self._rows(f"SELECT * FROM memos WHERE state IN ({marks}) ORDER BY id", states)
+        ]
+
+    def recent_memos(self, limit: int = 20, *, sender_id: str | None = None) -> list[Memo]:
+        if sender_id:
+            rows = self._rows(
+                "SELECT * FROM memos WHERE sender_id = ? ORDER BY id DESC LIMIT ?",
+                [sender_id, limit],
+            )
+        else:
+            rows = self._rows("SELECT * FROM memos ORDER BY id DESC LIMIT ?", [limit])
+        return [_memo(row) for row in rows]
+
+    def add_recipients(self, memo_id: int, recipients: list[Recipient], now: datetime) -> int:
+        """Create one copy per recipient, in one transaction, exactly once per memo.
+
+        A memo retracted before its audience was resolved gets cancelled copies;
+        a recipient known to be unreachable gets a failed copy with the reason.
+        """
+        stamp = to_text(now)
+        with self._write() as db:
+            memo = db.execute(
+                "SELECT state, recipients_added_at FROM memos WHERE id = ?", [memo_id]
+            ).fetchone()
+            if memo is None or memo[1] is not None:
+                return 0
+            open_state = PENDING if memo[0] == MEMO_SENDING else CANCELLED
+            rows = []
+            for person in recipients:
+                state = FAILED if person.error else open_state
+                rows.append(
+                    (
+                        memo_id,
+                        person.platform,
+                        person.id,
+                        person.name,
+                        state,
+                        person.error,
+                        stamp,
+                        stamp if state == CANCELLED else None,
+                    )
+                )
+            db.conn.executemany(
+                "INSERT OR IGNORE INTO copies (memo_id, platform, recipient_id, recipient_name, state,"
+                " error, next_attempt_at, cancelled_at, attempts, in_doubt)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0)",
+                rows,
+            )
+            for person in recipients:
+                if person.error:
+                    self._audit(
+                        db,
+                        now,
+                        "copy failed",
+                        memo_id=memo_id,
+                        subject=f"{person.platform}:{person.id}",
+                        detail={"error": person.error},
+                    )
+            db.execute(
+                "UPDATE memos SET recipients_added_at = ? WHERE id = ?", [stamp, memo_id]
+            )
+            self._audit(
+                db,
+                now,
+                "recipients resolved",
+                memo_id=memo_id,
+                detail={"recipients": len(rows), "unreachable": sum(1 for p in recipients if p.error)},
+            )
+            self._close_memo_if_done(db, memo_id, now)
+        return len(rows)
+
+    def set_memo_status_message(self, memo_id: int, channel: str, ts: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE memos SET status_channel = ?, status_ts = ? WHERE id = ?",
+                [channel, ts, memo_id],
+            )
+
+    def _close_memo_if_done(self, db: sqlite_utils.Database, memo_id: int, now: datetime) -> None:
+        row = db.execute(
+            "SELECT state, recipients_added_at FROM memos WHERE id = ?", [memo_id]
+        ).fetchone()
+        if not row or row[0] != MEMO_SENDING or row[1] is None:
+            return
+        open_copies = db.execute(
+            "SELECT 1 FROM copies WHERE memo_id = ? AND state IN (?, ?) LIMIT 1",
+            [memo_id, PENDING, SENDING],
+        ).fetchone()
+        if open_copies:
+            return
+        db.execute(
+            "UPDATE memos SET state = ?, sent_at = ? WHERE id = ?",
+            [MEMO_SENT, to_text(now), memo_id],
+        )
+        self._audit(db, now, "memo sent", memo_id=memo_id)
+
+    def memo_counts(self, memo_id: int) -> MemoCounts:
+        counts = MemoCounts()
+        for row in self.db.query(
+            "SELECT state, count(*) AS n, count(acknowledged_at) AS acked FROM copies"
+            " WHERE memo_id = ? GROUP BY state",
+            [memo_id],
+        ):
+            counts.recipients += row["n"]
+            counts.acknowledged += row["acked"]
+            if row["state"] in (PENDING, SENDING):
+                counts.pending += row["n"]
+            else:
+                setattr(counts, row["state"], getattr(counts, row["state"]) + row["n"])
+        for row in self.db.query(
+            "SELECT error, count(*) AS n FROM copies WHERE memo_id = ? AND state = ?"
+            " GROUP BY error ORDER BY n DESC",
+            [memo_id, FAILED],
+        ):
+            counts.failures[row["error"] or "unknown"] = row["n"]
+        return counts
+
+    # ------------------------------------------------------------ the outbox: claims
+
+    def claim_copy(self, platform: str, now: datetime) -> tuple[Copy, Memo] | None:
+        """Take the next due copy for sending. Only copies of a memo still sending
+        qualify, except in-doubt ones, which must be checked whatever happened since."""
+        stamp = to_text(now)
+        with self._write() as db:
+            row = db.execute(
+                "UPDATE copies SET state = ?, claimed_at = ? WHERE id = ("
+                " SELECT c.id FROM copies c JOIN memos m ON m.id = c.memo_id"
+                " WHERE c.state = ? AND c.platform = ? AND c.next_attempt_at <= ?"
+                " AND (m.state = ? OR c.in_doubt = 1) ORDER BY c.id LIMIT 1)"
+                " RETURNING *",
+                [SENDING, stamp, PENDING, platform, stamp, MEMO_SENDING],
+            )
+            claimed = _one(row)
+        if claimed is None:
+            return None
+        return _copy(claimed), self.memo(claimed["memo_id"])
+
+    def claim_notice(self, platform: str, now: datetime) -> tuple[Notice, Copy, Memo] | None:
+        """Take the next due notice: everyone who acknowledged the memo (priority 0)
+        is notified before anyone else (priority 1) is started."""
+        stamp = to_text(now)
+        with self._write() as db:
+            row = db.execute(
+                "UPDATE notices SET state = ?, claimed_at = ? WHERE id = ("
+                " SELECT n.id FROM notices n WHERE n.state = ? AND n.platform = ?"
+                " AND n.next_attempt_at <= ? AND NOT (n.priority > 0 AND EXISTS ("
+                "  SELECT 1 FROM notices f WHERE f.memo_id = n.memo_id AND f.priority < n.priority"
+                "  AND (f.state = ? OR (f.state = ? AND f.next_attempt_at <= ?))))"
+                " ORDER BY n.priority, n.id LIMIT 1) RETURNING *",
+                [SENDING, stamp, PENDING, platform, stamp, SENDING, PENDING, stamp],
+            )
+            claimed = _one(row)
+        if claimed is None:
+            return None
+        notice = _notice(claimed)
+        return notice, self.copy(notice.copy_id), self.memo(notice.memo_id)
+
+    def claim_edit(self, platform: str, now: datetime) -> tuple[Edit, Copy, Notice | None, Memo] | None:
+        """Take the next due edit. An edit waits until its notice has settled,
+        so the edited original can point at the notice."""
+        stamp = to_text(now)
+        with self._write() as db:
+            row = db.execute(
+                "UPDATE edits SET state = ?, claimed_at = ? WHERE id = ("
+                " SELECT e.id FROM edits e LEFT JOIN notices n ON n.copy_id = e.id"
+                " WHERE e.state = ? AND e.platform = ? AND e.next_attempt_at <= ?"
+                " AND (n.id IS NULL OR n.state IN (?, ?, ?))"
+                " ORDER BY e.id LIMIT 1) RETURNING *",
+                [SENDING, stamp, PENDING, platform, stamp, DELIVERED, FAILED, CANCELLED],
+            )
+            claimed = _one(row)
+        if claimed is None:
+            return None
+        edit = _edit(claimed)
+        copy = self.copy(edit.copy_id)
+        return edit, copy, self.notice_for_copy(edit.copy_id), self.memo(edit.memo_id)
+
+    def release_copy(self, copy_id: int, now: datetime) -> None:
+        """Give back a claimed copy that was not sent (its memo is being retracted)."""
+        with self._write() as db:
+            memo_state = db.execute(
+                "SELECT m.state FROM memos m JOIN copies c ON c.memo_id = m.id WHERE c.id = ?",
+                [copy_id],
+            ).fetchone()[0]
+            if memo_state == MEMO_SENDING:
+                db.execute(
+                    "UPDATE copies SET state = ? WHERE id = ? AND state = ?",
+                    [PENDING, copy_id, SENDING],
+                )
+            else:
+                self._cancel_copy(db, copy_id, now)
+                memo_id = db.execute("SELECT memo_id FROM copies WHERE id = ?", [copy_id]).fetchone()[0]
+                self._close_retraction_if_done(db, memo_id, now)
+
+    def _cancel_copy(self, db: sqlite_utils.Database, copy_id: int, now: datetime) -> None:
+        row = db.execute(
+            "UPDATE copies SET state = ?, cancelled_at = ?, in_doubt = 0 WHERE id = ?"
+            " AND state IN (?, ?) RETURNING memo_id, platform, recipient_id",
+            [CANCELLED, to_text(now), copy_id, PENDING, SENDING],
+        ).fetchone()
+        if row:
+            self._audit(db, now, "copy cancelled", memo_id=row[0], subject=f"{row[1]}:{row[2]}")
+
+    def recover_in_flight(self, now: datetime) -> dict[str, int]:
+        """After a restart: whatever was `sending` may or may not have reached the
+        platform. Put it back as in doubt, to be checked before any resend."""
+        counts = {}
+        with self._write() as db:
+            for kind in KINDS:
+                cursor = db.execute(
+                    f"UPDATE {kind} SET state = ?, in_doubt = 1, next_attempt_at = ?"
+                    " WHERE state = ?",
+                    [PENDING, to_text(now), SENDING],
+                )
+                counts[kind] = cursor.rowcount
+        return counts
+
+    # ------------------------------------------------------------ the outbox: results
+
+    def record(self, kind: str, item_id: int, outcome: Outcome, now: datetime) -> str:
+        """Store the outcome of one send (or of the check of an in-doubt send).
+
+        Returns the item's new state. Side effects that must not be lost are in
+        the same transaction: a copy delivered after its memo's retraction began
+        immediately gets a notice and an edit queued.
+        """
+        assert kind in KINDS
+        stamp = to_text(now)
+        with self._write() as db:
+            row = db.execute(f"SELECT * FROM {kind} WHERE id = ?", [item_id]).fetchone()
+            if row is None:
+                return "missing"
+            columns = [d[0] for d in db.conn.execute(f"SELECT * FROM {kind} LIMIT 0").description]
+            item = dict(zip(columns, row, strict=True))
+            if item["state"] != SENDING:
+                return item["state"]
+            memo_id = item["memo_id"]
+            subject = self._subject(db, kind, item)
+            label = {"copies": "copy", "notices": "notice", "edits": "edit"}[kind]
+            if isinstance(outcome, Sent):
+                extra = ", channel = :channel, ts = :ts" if kind != "edits" else ""
+                db.execute(
+                    f"UPDATE {kind} SET state = :state, delivered_at = :at, in_doubt = 0,"
+                    f" error = NULL{extra} WHERE id = :id",
+                    {"state": DELIVERED, "at": stamp, "id": item_id, **outcome.__dict__},
+                )
+                detail = {"channel": outcome.channel, "ts": outcome.ts}
+                if item["in_doubt"]:
+                    detail["confirmed_after_doubt"] = True
+                self._audit(db, now, f"{label} delivered", memo_id=memo_id, subject=subject, detail=detail)
+                if kind == "copies":
+                    self._queue_retraction_of_copy(db, item_id, now)
+                new_state = DELIVERED
+            elif isinstance(outcome, Failed):
+                new_state = self._fail(db, kind, item, outcome.reason, now, subject)
+            elif isinstance(outcome, NotFound):
+                memo_state = db.execute("SELECT state FROM memos WHERE id = ?", [memo_id]).fetchone()[0]
+                if kind == "copies" and memo_state != MEMO_SENDING:
+                    db.execute("UPDATE copies SET in_doubt = 0 WHERE id = ?", [item_id])
+                    self._cancel_copy(db, item_id, now)
+                    new_state = CANCELLED
+                else:
+                    db.execute(
+                        f"UPDATE {kind} SET state = ?, in_doubt = 0, next_attempt_at = ? WHERE id = ?",
+                        [PENDING, stamp, item_id],
+                    )
+                    new_state = PENDING
+            else:
+                attempts = item["attempts"]
+                in_doubt = item["in_doubt"]
+                if isinstance(outcome, Retry) and outcome.rate_limited:
+                    delay = outcome.after
+                else:
+                    attempts += 1
+                    if isinstance(outcome, Unknown):
+                        in_doubt = 1
+                    delay = outcome.after if isinstance(outcome, Retry) and outcome.after else backoff(attempts)
+                if attempts >= MAX_ATTEMPTS:
+                    reason = outcome.reason
+                    if in_doubt:
+                        reason = f"unconfirmed: {reason}"
+                    new_state = self._fail(db, kind, item, reason, now, subject)
+                else:
+                    db.execute(
+                        f"UPDATE {kind} SET state = ?, attempts = ?, in_doubt = ?, error = ?,"
+                        " next_attempt_at = ? WHERE id = ?",
+                        [
+                            PENDING,
+                            attempts,
+                            in_doubt,
+                            outcome.reason,
+                            to_text(now + timedelta(seconds=delay)),
+                            item_id,
+                        ],
+                    )
+                    new_state = PENDING
+            if kind == "copies":
+                self._close_memo_if_done(db, memo_id, now)
+            self._close_retraction_if_done(db, memo_id, now)
+        return new_state
+
+    def _fail(self, db, kind: str, item: dict, reason: str, now: datetime, subject: str) -> str:
+        db.execute(
+            f"UPDATE {kind} SET state = ?, error = ?, in_doubt = 0 WHERE id = ?",
+            [FAILED, reason, item["id"]],
+        )
+        label = {"copies": "copy", "notices": "notice", "edits": "edit"}[kind]
+        self._audit(
+            db, now, f"{label} failed", memo_id=item["memo_id"], subject=subject, detail={"error": reason}
+        )
+        return FAILED
+
+    def _subject(self, db, kind: str, item: dict) -> str:
+        if kind == "edits":
+            row = db.execute(
+                "SELECT platform, recipient_id FROM copies WHERE id = ?", [item["id"]]
+            ).fetchone()
+            return f"{row[0]}:{row[1]}"
+        return f"{item['platform']}:{item['recipient_id']}"
+
+    def _queue_retraction_of_copy(self, db, copy_id: int, now: datetime) -> None:
+        """A copy delivered while its memo is being retracted needs its notice and edit."""
+        row = db.execute(
+            "SELECT m.state, c.memo_id, c.platform, c.recipient_id, c.acknowledged_at"
+            " FROM copies c JOIN memos m ON m.id = c.memo_id WHERE c.id = ?",
+            [copy_id],
+        ).fetchone()
+        if row and row[0] in (MEMO_RETRACTING, MEMO_RETRACTED):
+            self._queue_notices_and_edits(db, row[1], now, copy_ids=[copy_id])
+            if row[0] == MEMO_RETRACTED:
+                db.execute(
+                    "UPDATE memos SET state = ? WHERE id = ?", [MEMO_RETRACTING, row[1]]
+                )
+                db.execute("UPDATE retractions SET done_at = NULL WHERE memo_id = ?", [row[1]])
+
+    def _queue_notices_and_edits(
+        self, db, memo_id: int, now: datetime, copy_ids: list[int] | None = None
+    ) -> int:
+        stamp = to_text(now)
+        only = ""
+        params: list[Any] = [stamp, memo_id, DELIVERED]
+        if copy_ids is not None:
+            only = f" AND id IN ({','.join('?' * len(copy_ids))})"
+            params += copy_ids
+        cursor = db.execute(
+            "INSERT OR IGNORE INTO notices (copy_id, memo_id, platform, recipient_id, state,"
+            " priority, attempts, in_doubt, next_attempt_at, reminders_sent)"
+            f" SELECT id, memo_id, platform, recipient_id, '{PENDING}',"
+            " CASE WHEN acknowledged_at IS NULL THEN 1 ELSE 0 END, 0, 0, ?, 0"
+            f" FROM copies WHERE memo_id = ? AND state = ?{only}",
+            params,
+        )
+        db.execute(
+            "INSERT OR IGNORE INTO edits (id, memo_id, platform, state, attempts, in_doubt,"
+            f" next_attempt_at) SELECT id, memo_id, platform, '{PENDING}', 0, 0, ?"
+            f" FROM copies WHERE memo_id = ? AND state = ?{only}",
+            params,
+        )
+        return cursor.rowcount
+
+    # ------------------------------------------------------------ retraction
+
+    def retract(
+        self,
+        memo_id: int,
+        *,
+        by: str,
+        by_platform: str,
+        reason: str,
+        corrections: str,
+        now: datetime,
+    ) -> Retraction | None:
+        """The retraction, in one transaction: the memo stops sending, every copy
+        not yet on its way is cancelled, and notices and edits are queued for
+        every delivered copy. Returns None if the memo was already retracted."""
+        with self._write() as db:
+            row = db.execute("SELECT state FROM memos WHERE id = ?", [memo_id]).fetchone()
+            if row is None or row[0] in (MEMO_RETRACTING, MEMO_RETRACTED):
+                return None
+            db.execute("UPDATE memos SET state = ? WHERE id = ?", [MEMO_RETRACTING, memo_id])
+            db.execute(
+                "INSERT INTO retractions (memo_id, retracted_by, retracted_by_platform, reason,"
+                " corrections, retracted_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [memo_id, by, by_platform, reason, corrections, to_text(now)],
+            )
+            cancelled = db.execute(
+                "UPDATE copies SET state = ?, cancelled_at = ? WHERE memo_id = ? AND state = ?"
+                " AND in_doubt = 0 RETURNING platform, recipient_id",
+                [CANCELLED, to_text(now), memo_id, PENDING],
+            ).fetchall()
+            queued = self._queue_notices_and_edits(db, memo_id, now)
+            self._audit(
+                db,
+                now,
+                "memo retracted",
+                actor=by,
+                memo_id=memo_id,
+                detail={
+                    "reason": reason,
+                    "corrections": corrections,
+                    "cancelled": len(cancelled),
+                    "notices": queued,
+                },
+            )
+            for platform, recipient in cancelled:
+                self._audit(db, now, "copy cancelled", memo_id=memo_id, subject=f"{platform}:{recipient}")
+            self._close_retraction_if_done(db, memo_id, now)
+        return self.retraction(memo_id)
+
+    def retraction(self, memo_id: int) -> Retraction | None:
+        row = self._row("SELECT * FROM retractions WHERE memo_id = ?", [memo_id])
+        if row is None:
+            return None
+        return Retraction(
+            memo_id=row["memo_id"],
+            retracted_by=row["retracted_by"],
+            retracted_by_platform=row["retracted_by_platform"],
+            reason=row["reason"],
+            corrections=row["corrections"] or "",
+            retracted_at=from_text(row["retracted_at"]),
+            status_channel=row["status_channel"],
+            status_ts=row["status_ts"],
+            done_at=from_text(row["done_at"]),
+        )
+
+    def set_retraction_status_message(self, memo_id: int, channel: str, ts: str) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE retractions SET status_channel = ?, status_ts = ? WHERE memo_id = ?",
+                [channel, ts, memo_id],
+            )
+
+    def _close_retraction_if_done(self, db, memo_id: int, now: datetime) -> None:
+        state = db.execute("SELECT state FROM memos WHERE id = ?", [memo_id]).fetchone()
+        if not state or state[0] != MEMO_RETRACTING:
+            return
+        busy = db.execute(
+            "SELECT 1 FROM copies WHERE memo_id = ? AND state IN (?, ?) LIMIT 1",
+            [memo_id, PENDING, SENDING],
+        ).fetchone() or any(
+            db.execute(
+                f"SELECT 1 FROM {kind} WHERE memo_id = ? AND state IN (?, ?) LIMIT 1",
+                [memo_id, PENDING, SENDING],
+            ).fetchone()
+            for kind in ("notices", "edits")
+        )
+        if busy:
+            return
+        db.execute("UPDATE memos SET state = ? WHERE id = ?", [MEMO_RETRACTED, memo_id])
+        db.execute("UPDATE retractions SET done_at = ? WHERE memo_id = ?", [to_text(now), memo_id])
+        self._audit(db, now, "retraction completed", memo_id=memo_id)
+
+    def retraction_counts(self, memo_id: int) -> RetractionCounts:
+        counts = RetractionCounts()
+        for row in self.db.query(
+            "SELECT state, count(*) AS n, count(seen_at) AS seen FROM notices WHERE memo_id = ?"
+            " GROUP BY state",
+            [memo_id],
+        ):
+            counts.to_notify += row["n"]
+            counts.seen += row["seen"]
+            if row["state"] == DELIVERED:
+                counts.notified += row["n"]
+            elif row["state"] == FAILED:
+                counts.failed += row["n"]
+            else:
+                counts.pending += row["n"]
+        for row in self.db.query(
+            "SELECT state, count(*) AS n FROM edits WHERE memo_id = ? GROUP BY state", [memo_id]
+        ):
+            counts.edits_total += row["n"]
+            if row["state"] == DELIVERED:
+                counts.edits_done += row["n"]
+            elif row["state"] == FAILED:
+                counts.edits_failed += row["n"]
+        row = self._row(
+            "SELECT count(*) AS n FROM copies WHERE memo_id = ? AND state = ?", [memo_id, CANCELLED]
+        )
+        counts.cancelled = row["n"]
+        return counts
+
+    # ------------------------------------------------------------ clicks
+
+    def acknowledge(self, copy_id: int, user_id: str, platform: str, now: datetime) -> Click:
+        """Record the first acknowledgement of a copy by its own recipient."""
+        with self._write() as db:
+            row = db.execute(
+                "SELECT c.recipient_id, c.platform, c.acknowledged_at, c.state, m.state, c.memo_id,"
+                " m.ask_ack FROM copies c JOIN memos m ON m.id = c.memo_id WHERE c.id = ?",
+                [copy_id],
+            ).fetchone()
+            if row is None:
+                return Click("unknown")
+            recipient, copy_platform, acked, state, memo_state, memo_id, ask_ack = row
+            if recipient != user_id or copy_platform != platform:
+                self._audit(
+                    db,
+                    now,
+                    "denied",
+                    actor=user_id,
+                    memo_id=memo_id,
+                    subject="acknowledge",
+                    detail={"copy_id": copy_id, "recipient": recipient},
+                )
+                return Click("not_yours", memo_id=memo_id)
+            if memo_state in (MEMO_RETRACTING, MEMO_RETRACTED):
+                return Click("retracted", memo_id=memo_id)
+            if acked:
+                return Click("already", from_text(acked), memo_id)
+            if state != DELIVERED or not ask_ack:
+                return Click("closed", memo_id=memo_id)
+            db.execute(
+                "UPDATE copies SET acknowledged_at = ? WHERE id = ? AND acknowledged_at IS NULL",
+                [to_text(now), copy_id],
+            )
+            self._audit(
+                db, now, "acknowledged", actor=user_id, memo_id=memo_id, subject=f"{platform}:{user_id}"
+            )
+        return Click("recorded", now, memo_id)
+
+    def mark_seen(self, notice_id: int, user_id: str, platform: str, now: datetime) -> Click:
+        """Record the first "I've seen this" on a notice by its own recipient."""
+        with self._write() as db:
+            row = db.execute(
+                "SELECT recipient_id, platform, seen_at, state, memo_id FROM notices WHERE id = ?",
+                [notice_id],
+            ).fetchone()
+            if row is None:
+                return Click("unknown")
+            recipient, notice_platform, seen, state, memo_id = row
+            if recipient != user_id or notice_platform != platform:
+                self._audit(
+                    db,
+                    now,
+                    "denied",
+                    actor=user_id,
+                    memo_id=memo_id,
+                    subject="seen",
+                    detail={"notice_id": notice_id, "recipient": recipient},
+                )
+                return Click("not_yours", memo_id=memo_id)
+            if seen:
+                return Click("already", from_text(seen), memo_id)
+            db.execute(
+                "UPDATE notices SET seen_at = ? WHERE id = ? AND seen_at IS NULL",
+                [to_text(now), notice_id],
+            )
+            self._audit(db, now, "seen", actor=user_id, memo_id=memo_id, subject=f"{platform}:{user_id}")
+        return Click("recorded", now, memo_id)
+
+    # ------------------------------------------------------------ reads
+
+    def copy(self, copy_id: int) -> Copy | None:
+        row = self._row("SELECT * FROM copies WHERE id = ?", [copy_id])
+        return _copy(row) if row else None
+
+    def notice(self, notice_id: int) -> Notice | None:
+        row = self._row("SELECT * FROM notices WHERE id = ?", [notice_id])
+        return _notice(row) if row else None
+
+    def notice_for_copy(self, copy_id: int) -> Notice | None:
+        row = self._row("SELECT * FROM notices WHERE copy_id = ?", [copy_id])
+        return _notice(row) if row else None
+
+    def copies_of(self, memo_id: int) -> list[Copy]:
+        return [
+            _copy(row)
+            for row in self._rows("SELECT * FROM copies WHERE memo_id = ? ORDER BY id", [memo_id])
+        ]
+
+    def notices_of(self, memo_id: int) -> list[Notice]:
+        return [
+            _notice(row)
+            for row in self._rows("SELECT * FROM notices WHERE memo_id = ? ORDER BY id", [memo_id])
+        ]
+
+    def has_due_work(self, platform: str, now: datetime) -> bool:
+        stamp = to_text(now)
+        return any(
+            self._row(
+                f"SELECT 1 FROM {kind} WHERE state = ? AND platform = ? AND next_attempt_at <= ? LIMIT 1",
+                [PENDING, platform, stamp],
+            )
+            for kind in KINDS
+        )
+
+    def next_due(self, kind: str, platform: str) -> datetime | None:
+        row = self._row(
+            f"SELECT min(next_attempt_at) AS due FROM {kind} WHERE state = ? AND platform = ?",
+            [PENDING, platform],
+        )
+        return from_text(row["due"]) if row and row["due"] else None
+
+
+# ---------------------------------------------------------------- row mapping
+
+
+def _one(cursor: sqlite3.Cursor) -> dict | None:
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    return dict(zip([d[0] for d in cursor.description], row, strict=True))
+
+
+def _memo(row: dict) -> Memo:
+    return Memo(
+        id=row["id"],
+        title=row["title"],
+        body=row["body"],
+        sender_id=row["sender_id"],
+        sender_platform=row["sender_platform"],
+        ask_ack=bool(row["ask_ack"]),
+        ack_deadline=from_text(row["ack_deadline"]),
+        audience=Audience.from_json(json.loads(row["audience"] or "{}")),
+        state=row["state"],
+        created_at=from_text(row["created_at"]),
+        status_channel=row["status_channel"],
+        status_ts=row["status_ts"],
+        sent_at=from_text(row["sent_at"]),
+    )
+
+
+def _copy(row: dict) -> Copy:
+    return Copy(
+        id=row["id"],
+        memo_id=row["memo_id"],
+        platform=row["platform"],
+        recipient_id=row["recipient_id"],
+        recipient_name=row["recipient_name"] or "",
+        state=row["state"],
+        attempts=row["attempts"] or 0,
+        in_doubt=bool(row["in_doubt"]),
+        channel=row["channel"],
+        ts=row["ts"],
+        error=row["error"],
+        delivered_at=from_text(row["delivered_at"]),
+        acknowledged_at=from_text(row["acknowledged_at"]),
+        claimed_at=from_text(row["claimed_at"]),
+    )
+
+
+def _notice(row: dict) -> Notice:
+    return Notice(
+        id=row["id"],
+        copy_id=row["copy_id"],
+        memo_id=row["memo_id"],
+        platform=row["platform"],
+        recipient_id=row["recipient_id"],
+        priority=row["priority"],
+        state=row["state"],
+        attempts=row["attempts"] or 0,
+        in_doubt=bool(row["in_doubt"]),
+        channel=row["channel"],
+        ts=row["ts"],
+        error=row["error"],
+        delivered_at=from_text(row["delivered_at"]),
+        seen_at=from_text(row["seen_at"]),
+        claimed_at=from_text(row["claimed_at"]),
+    )
+
+
+def _edit(row: dict) -> Edit:
+    return Edit(
+        copy_id=row["id"],
+        memo_id=row["memo_id"],
+        state=row["state"],
+        attempts=row["attempts"] or 0,
+        error=row["error"],
+    )

@@ -1,0 +1,94 @@
+"""Modal submissions: the compose form and the retraction form."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from slack_bolt import App
+
+from bot.core import Refusal
+from bot.domain import Audience, compose_errors, retract_errors
+from bot.slack import blocks, texts
+
+SLACK = "slack"
+
+
+def register(app: App) -> None:
+    app.view(blocks.COMPOSE)(compose_submitted)
+    app.view(blocks.RETRACT)(retract_submitted)
+
+
+def _field(values: dict, block_id: str) -> dict:
+    return (values.get(block_id) or {}).get(block_id) or {}
+
+
+def compose_submitted(ack, body, view, context):
+    core = context["core"]
+    user = body["user"]["id"]
+    if not core.may_send(SLACK, user):
+        core.deny(SLACK, user, "compose memo")
+        ack(response_action="errors", errors={blocks.TITLE: texts.NOT_COMMS_STAFF})
+        return
+    values = view["state"]["values"]
+    title = _field(values, blocks.TITLE).get("value") or ""
+    body_text = _field(values, blocks.MESSAGE).get("value") or ""
+    stamp = _field(values, blocks.DEADLINE).get("selected_date_time")
+    deadline = datetime.fromtimestamp(int(stamp), UTC) if stamp else None
+    audience = Audience(
+        people=tuple(_field(values, blocks.PEOPLE).get("selected_users") or ()),
+        channels=tuple(_field(values, blocks.CHANNELS).get("selected_conversations") or ()),
+        groups=tuple(
+            o["value"] for o in _field(values, blocks.GROUPS).get("selected_options") or ()
+        ),
+        everyone=bool(_field(values, blocks.EVERYONE).get("selected_options")),
+        platform=SLACK,
+    )
+    errors = compose_errors(
+        title=title, body=body_text, audience=audience, ack_deadline=deadline, now=core.clock.now()
+    )
+    if errors:
+        ack(response_action="errors", errors=errors)
+        return
+    ack()
+    core.send_memo(
+        sender_id=user,
+        platform=SLACK,
+        title=title,
+        body=body_text,
+        audience=audience,
+        ask_ack=bool(_field(values, blocks.ASK_ACK).get("selected_options")),
+        ack_deadline=deadline,
+    )
+
+
+def retract_submitted(ack, body, view, client, context):
+    core = context["core"]
+    user = body["user"]["id"]
+    values = view["state"]["values"]
+    if not core.may_send(SLACK, user):
+        core.deny(SLACK, user, "retract memo", memo=view.get("private_metadata"))
+        ack(response_action="errors", errors={blocks.REASON: texts.NOT_COMMS_STAFF_RETRACT})
+        return
+    chosen = view.get("private_metadata") or (
+        (_field(values, blocks.MEMO).get("selected_option") or {}).get("value")
+    )
+    where = blocks.REASON if view.get("private_metadata") else blocks.MEMO
+    if not chosen or not str(chosen).isdigit():
+        ack(response_action="errors", errors={where: "Choose the memo to retract."})
+        return
+    reason = _field(values, blocks.REASON).get("value") or ""
+    corrections = _field(values, blocks.CORRECTIONS).get("value") or ""
+    errors = retract_errors(reason=reason)
+    if errors:
+        ack(response_action="errors", errors=errors)
+        return
+    found = core.memo_to_retract(int(chosen))
+    if isinstance(found, Refusal):
+        ack(response_action="errors", errors={where: found.message})
+        return
+    ack()
+    result = core.retract(
+        found.id, by=user, platform=SLACK, reason=reason, corrections=corrections
+    )
+    if isinstance(result, Refusal):
+        client.chat_postMessage(channel=user, text=result.message)
