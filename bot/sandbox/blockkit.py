@@ -19,17 +19,49 @@ MAX_VIEW_JSON = 250_000
 MAX_TEXT = 40_000
 
 BLOCK_TYPES = {
-    "section", "divider", "header", "context", "actions", "image", "input", "rich_text",
-    "video", "file", "markdown", "call", "table", "context_actions",
+    "section",
+    "divider",
+    "header",
+    "context",
+    "actions",
+    "image",
+    "input",
+    "rich_text",
+    "video",
+    "file",
+    "markdown",
+    "call",
+    "table",
+    "context_actions",
 }
 TEXT_TYPES = {"plain_text", "mrkdwn"}
 INTERACTIVE = {
-    "button", "checkboxes", "datepicker", "datetimepicker", "timepicker", "static_select",
-    "external_select", "users_select", "conversations_select", "channels_select",
-    "multi_static_select", "multi_external_select", "multi_users_select",
-    "multi_conversations_select", "multi_channels_select", "overflow", "radio_buttons",
-    "plain_text_input", "email_text_input", "url_text_input", "number_input",
-    "rich_text_input", "file_input", "workflow_button", "feedback_buttons", "icon_button",
+    "button",
+    "checkboxes",
+    "datepicker",
+    "datetimepicker",
+    "timepicker",
+    "static_select",
+    "external_select",
+    "users_select",
+    "conversations_select",
+    "channels_select",
+    "multi_static_select",
+    "multi_external_select",
+    "multi_users_select",
+    "multi_conversations_select",
+    "multi_channels_select",
+    "overflow",
+    "radio_buttons",
+    "plain_text_input",
+    "email_text_input",
+    "url_text_input",
+    "number_input",
+    "rich_text_input",
+    "file_input",
+    "workflow_button",
+    "feedback_buttons",
+    "icon_button",
 }
 _ID_CHARS = string.ascii_letters + string.digits + "=+/"
 
@@ -77,13 +109,19 @@ class _Checker:
         pointer = self.root + "".join(f"/{p}" for p in path)
         self.errors.append(f"{message} [json-pointer:{pointer}]")
 
-    def text_obj(self, obj: Any, path: tuple, *, max_len: int, plain_only: bool = False, min_len: int = 1) -> None:
+    def text_obj(
+        self, obj: Any, path: tuple, *, max_len: int, plain_only: bool = False, min_len: int = 1
+    ) -> None:
         if not isinstance(obj, dict):
             self.err("must be an object", *path)
             return
         kind = obj.get("type")
         if kind not in TEXT_TYPES or (plain_only and kind != "plain_text"):
-            self.err("must be a valid enum value" if not plain_only else "must be plain_text", *path, "type")
+            self.err(
+                "must be a valid enum value" if not plain_only else "must be plain_text",
+                *path,
+                "type",
+            )
         text = obj.get("text")
         if not isinstance(text, str):
             self.err("must be a string", *path, "text")
@@ -138,7 +176,13 @@ class _Checker:
             label = el.get("accessibility_label")
             if label is not None and len(str(label)) > 75:
                 self.err("must be less than 76 characters", *path, "accessibility_label")
-        elif kind in ("static_select", "multi_static_select", "checkboxes", "radio_buttons", "overflow"):
+        elif kind in (
+            "static_select",
+            "multi_static_select",
+            "checkboxes",
+            "radio_buttons",
+            "overflow",
+        ):
             options = el.get("options")
             groups = el.get("option_groups")
             if options is None and groups is None and kind != "external_select":
@@ -222,7 +266,13 @@ class _Checker:
                     aid = el.get("action_id") if isinstance(el, dict) else None
                     if aid is not None:
                         if aid in seen:
-                            self.err("action_id must be unique within the block", *path, "elements", j, "action_id")
+                            self.err(
+                                "action_id must be unique within the block",
+                                *path,
+                                "elements",
+                                j,
+                                "action_id",
+                            )
                         seen.add(aid)
         elif kind == "input":
             self.text_obj(block.get("label"), (*path, "label"), max_len=2000, plain_only=True)
@@ -236,9 +286,8 @@ class _Checker:
             text = block.get("text")
             if not isinstance(text, str) or not text or len(text) > 12000:
                 self.err("must be between 1 and 12000 characters", *path, "text")
-        elif kind == "image":
-            if not block.get("image_url") and not block.get("slack_file"):
-                self.err("missing required field: image_url", *path)
+        elif kind == "image" and not block.get("image_url") and not block.get("slack_file"):
+            self.err("missing required field: image_url", *path)
 
 
 def _check_blocks(blocks: list, checker: _Checker, *, in_view: bool, max_blocks: int) -> None:
@@ -286,7 +335,9 @@ def validate_view(view: Any) -> tuple[str | None, list[str]]:
         for key in ("submit", "close"):
             if view.get(key) is not None:
                 checker.text_obj(view[key], (key,), max_len=24, plain_only=True)
-        if view.get("submit") is None and any(isinstance(b, dict) and b.get("type") == "input" for b in blocks):
+        if view.get("submit") is None and any(
+            isinstance(b, dict) and b.get("type") == "input" for b in blocks
+        ):
             checker.err("must provide submit when the view contains input blocks", "submit")
         if not blocks:
             checker.err("must provide at least 1 item", "blocks")
@@ -533,7 +584,12 @@ def element_state(el: dict, value: Any, label: str) -> dict[str, Any]:
         else:
             out[key] = {
                 "type": "rich_text",
-                "elements": [{"type": "rich_text_section", "elements": [{"type": "text", "text": str(value)}]}],
+                "elements": [
+                    {
+                        "type": "rich_text_section",
+                        "elements": [{"type": "text", "text": str(value)}],
+                    }
+                ],
             }
     elif kind in ("users_select", "conversations_select", "channels_select"):
         out[key] = None if value is None or value == "" else _as_id(value)

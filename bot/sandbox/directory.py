@@ -25,8 +25,21 @@ SLACKBOT_ID = "USLACKBOT"
 
 _FOLD = str.maketrans(
     {
-        "ø": "o", "Ø": "O", "æ": "ae", "Æ": "AE", "ß": "ss", "ł": "l", "Ł": "L", "đ": "d",
-        "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "Th", "œ": "oe", "Œ": "OE",
+        "ø": "o",
+        "Ø": "O",
+        "æ": "ae",
+        "Æ": "AE",
+        "ß": "ss",
+        "ł": "l",
+        "Ł": "L",
+        "đ": "d",
+        "Đ": "D",
+        "ð": "d",
+        "Ð": "D",
+        "þ": "th",
+        "Þ": "Th",
+        "œ": "oe",
+        "Œ": "OE",
     }
 )
 
@@ -50,11 +63,9 @@ def tz_fields(tz: str, now: datetime | None = None) -> tuple[str, int]:
     local = now.astimezone(zone)
     offset = int(local.utcoffset().total_seconds())
     labels = N.TZ_LABELS.get(tz)
-    if labels is None:
-        label = local.tzname() or tz
-    else:
-        label = labels[1] if local.dst() else labels[0]
-    return label, offset
+    if labels is not None:
+        return (labels[1] if local.dst() else labels[0]), offset
+    return (local.tzname() or tz), offset
 
 
 class IdMaker:
@@ -257,8 +268,16 @@ class Channel:
             "shared_team_ids": [self.team_id],
             "pending_connected_team_ids": [],
             "is_member": self.bot_is_member,
-            "topic": {"value": self.topic, "creator": self.creator if self.topic else "", "last_set": self.created if self.topic else 0},
-            "purpose": {"value": self.purpose, "creator": self.creator if self.purpose else "", "last_set": self.created if self.purpose else 0},
+            "topic": {
+                "value": self.topic,
+                "creator": self.creator if self.topic else "",
+                "last_set": self.created if self.topic else 0,
+            },
+            "purpose": {
+                "value": self.purpose,
+                "creator": self.creator if self.purpose else "",
+                "last_set": self.created if self.purpose else 0,
+            },
             "previous_names": [],
         }
         if include_num_members:
@@ -315,7 +334,9 @@ class Directory:
     server runs.
     """
 
-    def __init__(self, seed: int = 1, team_name: str = "Errata Sandbox", team_domain: str = "errata-sandbox"):
+    def __init__(
+        self, seed: int = 1, team_name: str = "Errata Sandbox", team_domain: str = "errata-sandbox"
+    ):
         self._rng = random.Random(seed)
         self.ids = IdMaker(random.Random(seed * 7919 + 17))
         self.ids.reserve(SLACKBOT_ID)
@@ -473,7 +494,9 @@ class Directory:
         """Add a member (tests use this for awkward names and edge cases)."""
         parts = real_name.split()
         first = first_name if first_name is not None else (parts[0] if parts else real_name)
-        last = last_name if last_name is not None else (" ".join(parts[1:]) if len(parts) > 1 else "")
+        last = (
+            last_name if last_name is not None else (" ".join(parts[1:]) if len(parts) > 1 else "")
+        )
         if name is None:
             base = ".".join(p for p in (_handle_part(first), _handle_part(last)) if p)
             name = self._unique_handle(base or "user")
@@ -606,7 +629,9 @@ def _pick_name(rng: random.Random, culture: N.Culture) -> tuple[str, str, str, s
     elif roll < 0.9:
         display = real
     else:
-        display = f"{given} ({culture.key.upper()})" if rng.random() < 0.5 else f"{given[:1]}{family}"
+        display = (
+            f"{given} ({culture.key.upper()})" if rng.random() < 0.5 else f"{given[:1]}{family}"
+        )
     style = rng.random()
     if style < 0.6:
         base = f"{first_h}.{last_h}"
@@ -777,5 +802,10 @@ def generate_directory(
         users = rng.sample(humans, size) if humans else []
         if gone and rng.random() < 0.2:
             users.append(rng.choice(gone))
-        d.add_group(handle, users, name=f"{handle.replace('-', ' ').title()} team", description=f"The {handle} team")
+        d.add_group(
+            handle,
+            users,
+            name=f"{handle.replace('-', ' ').title()} team",
+            description=f"The {handle} team",
+        )
     return d

@@ -45,7 +45,9 @@ class FaultPlan:
 
     @property
     def any(self) -> bool:
-        return bool(self.latency or self.burst_429 or self.drop_before or self.status_5xx or self.drop_after)
+        return bool(
+            self.latency or self.burst_429 or self.drop_before or self.status_5xx or self.drop_after
+        )
 
 
 NO_FAULT = FaultPlan()

@@ -165,7 +165,14 @@ class RateLimiter:
     def _capacity(self, per_minute: float) -> float:
         return max(1.0, per_minute / 60.0 * self.burst_seconds)
 
-    def _bucket(self, table: dict[str, TokenBucket], key: str, per_minute: float, capacity: float, now: float) -> TokenBucket:
+    def _bucket(
+        self,
+        table: dict[str, TokenBucket],
+        key: str,
+        per_minute: float,
+        capacity: float,
+        now: float,
+    ) -> TokenBucket:
         b = table.get(key)
         if b is None:
             b = TokenBucket(per_minute / 60.0 * self.time_scale, capacity, now)
@@ -186,12 +193,20 @@ class RateLimiter:
                 per_channel = self.per_minute("chat.postMessage")
                 if per_channel is not None and channel is not None:
                     buckets.append(
-                        self._bucket(self._channel_buckets, channel, per_channel, max(1.0, self.post_channel_burst), now)
+                        self._bucket(
+                            self._channel_buckets,
+                            channel,
+                            per_channel,
+                            max(1.0, self.post_channel_burst),
+                            now,
+                        )
                     )
                 ppm = self._post_per_minute
                 if ppm is not None:
                     if self._workspace_post is None:
-                        self._workspace_post = TokenBucket(ppm / 60.0 * self.time_scale, self._capacity(ppm), now)
+                        self._workspace_post = TokenBucket(
+                            ppm / 60.0 * self.time_scale, self._capacity(ppm), now
+                        )
                     else:
                         self._workspace_post.refill(now)
                     buckets.append(self._workspace_post)
@@ -199,7 +214,9 @@ class RateLimiter:
                 per_minute = self.per_minute(method)
                 if per_minute is None:
                     return Decision(True)
-                buckets = [self._bucket(self._buckets, method, per_minute, self._capacity(per_minute), now)]
+                buckets = [
+                    self._bucket(self._buckets, method, per_minute, self._capacity(per_minute), now)
+                ]
             wait = max((b.wait() for b in buckets), default=0.0)
             if wait > 0:
                 return Decision(False, wait)

@@ -21,7 +21,9 @@ class Call:
     error: str | None = None
     started: float = 0.0  # wall time
     finished: float = 0.0
-    fault: str | None = None  # "429", "5xx", "drop_before", "drop_after", "fail_user", "ratelimited"
+    fault: str | None = (
+        None  # "429", "5xx", "drop_before", "drop_after", "fail_user", "ratelimited"
+    )
 
 
 @dataclass(slots=True)

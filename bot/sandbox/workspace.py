@@ -80,6 +80,7 @@ class Workspace:
         self.hooks: dict[str, Hook] = {}
         # files
         self.files: dict[str, UploadedFile] = {}
+        self.upload_secrets: dict[str, str] = {}
         self._counter = 0
 
     # ---------------------------------------------------------------- waiting
