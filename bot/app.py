@@ -32,7 +32,7 @@ def create_app(settings: Settings, core: Core) -> App:
     )
 
     @app.middleware
-    def provide_core(context, next):  # noqa: A002 (bolt's parameter name)
+    def provide_core(context, next):
         context["core"] = core
         return next()
 
@@ -83,6 +83,7 @@ class Bot:
             post_per_minute=settings.slack_post_per_minute,
             update_per_minute=settings.slack_update_per_minute,
             show_retracted_body=settings.show_retracted_body,
+            max_reminders=settings.max_reminders,
         )
         self.core = Core(
             settings, self.store, self.clock, {"slack": self.slack}, idle_wait=idle_wait

@@ -27,6 +27,7 @@ from bot.domain import (
 )
 from bot.fanout import Outbox
 from bot.platform import Platform
+from bot.reminders import Reminders
 from bot.status import StatusBoard
 from bot.store import Click, Store
 
@@ -68,6 +69,7 @@ class Core:
             on_change=self.status.mark,
             idle_wait=idle_wait,
         )
+        self.reminders = Reminders(store, clock, settings, on_queued=self.outbox.kick)
         self._resolver = ThreadPoolExecutor(max_workers=2, thread_name_prefix="audience")
         self._group_cache: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
         self._group_lock = threading.Lock()

@@ -347,6 +347,9 @@ class Notice:
     delivered_at: datetime | None = None
     seen_at: datetime | None = None
     claimed_at: datetime | None = None
+    reminders_sent: int = 0
+    last_reminder_at: datetime | None = None
+    escalated_at: datetime | None = None
 
 
 @dataclass

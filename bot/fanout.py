@@ -140,6 +140,14 @@ class Outbox:
         if claimed_notice:
             self._send_notice(platform, *claimed_notice)
             return True
+        reminder = self.store.claim_reminder(platform.name, now)
+        if reminder:
+            self._send_reminder(platform, reminder)
+            return True
+        escalation = self.store.claim_escalation(platform.name, now)
+        if escalation:
+            self._send_escalation(platform, escalation)
+            return True
         claimed_copy = self.store.claim_copy(platform.name, now)
         if claimed_copy:
             self._send_copy(platform, *claimed_copy)
@@ -168,6 +176,33 @@ class Outbox:
         else:
             outcome = platform.send_notice(memo, retraction, copy, notice)
         self._record("notices", notice.id, memo.id, outcome)
+
+    def _send_reminder(self, platform: Platform, reminder: dict) -> None:
+        memo = self.store.memo(reminder["memo_id"])
+        if reminder["in_doubt"]:
+            since = self.store.retraction(memo.id).retracted_at if reminder["kind"] == "retraction" else memo.created_at
+            outcome = platform.find_sent("reminder", reminder["id"], reminder["recipient_id"], since)
+        elif reminder["kind"] == "retraction":
+            notice = self.store.notice(reminder["target_id"])
+            outcome = platform.send_reminder(
+                memo, self.store.retraction(memo.id), self.store.copy(notice.copy_id), notice, reminder
+            )
+        else:
+            outcome = platform.send_reminder(memo, None, self.store.copy(reminder["target_id"]), None, reminder)
+        self._record("reminders", reminder["id"], memo.id, outcome)
+
+    def _send_escalation(self, platform: Platform, escalation: dict) -> None:
+        memo = self.store.memo(escalation["memo_id"])
+        retraction = self.store.retraction(memo.id)
+        if escalation["in_doubt"] and escalation["recipient_id"][:1] in ("U", "W"):
+            outcome = platform.find_sent(
+                "escalation", escalation["id"], escalation["recipient_id"], retraction.retracted_at
+            )
+        else:
+            outcome = platform.send_escalation(
+                memo, retraction, escalation, self.store.retraction_counts(memo.id)
+            )
+        self._record("escalations", escalation["id"], memo.id, outcome)
 
     # ------------------------------------------------------------ the edit stream
 

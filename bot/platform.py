@@ -49,6 +49,24 @@ class Platform(Protocol):
         """Post the retraction notice to a person whose copy was delivered."""
         ...
 
+    def send_reminder(
+        self,
+        memo: Memo,
+        retraction: Retraction | None,
+        copy: Copy,
+        notice: Notice | None,
+        reminder: dict,
+    ) -> Outcome:
+        """Remind a person: of a retraction not yet confirmed (`notice` given), or of an
+        acknowledgement the memo asks for."""
+        ...
+
+    def send_escalation(
+        self, memo: Memo, retraction: Retraction, escalation: dict, counts: RetractionCounts
+    ) -> Outcome:
+        """Tell the retractor (or a channel) who still has not confirmed."""
+        ...
+
     def edit_copy(
         self, memo: Memo, retraction: Retraction, copy: Copy, notice: Notice | None
     ) -> Outcome:

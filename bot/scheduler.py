@@ -11,9 +11,11 @@ still happen instead of being skipped; a restart catches up on its first run.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 if TYPE_CHECKING:
@@ -46,7 +48,28 @@ class Scheduler:
             id="audiences",
             name="resolve audiences left unresolved",
         )
+        self._scheduler.add_job(
+            self.sweep_reminders,
+            IntervalTrigger(seconds=SWEEP_SECONDS),
+            id="reminders",
+            name="queue due reminders and escalations",
+            next_run_time=datetime.now(UTC),  # catch up at once after a restart
+        )
         self._scheduler.start()
+
+    def sweep_reminders(self) -> None:
+        self.core.reminders.sweep()
+        wake = self.core.reminders.next_wake()
+        if wake is not None and wake > datetime.now(UTC):
+            # A reminder due at a window's opening goes then, not at the next periodic
+            # tick. Replacing this wake-up job is safe: the periodic sweep still runs.
+            self._scheduler.add_job(
+                self.sweep_reminders,
+                DateTrigger(run_date=wake),
+                id="reminders-wake",
+                replace_existing=True,
+                misfire_grace_time=None,
+            )
 
     def stop(self) -> None:
         if self._scheduler.running:

@@ -210,7 +210,70 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
     db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)
 
 
-MIGRATIONS = (("001_initial", _m001_initial),)
+def _m002_reminders(db: sqlite_utils.Database) -> None:
+    """Reminders (retraction and acknowledgement) and escalations, as outbox rows."""
+    db["notices"].add_column("next_reminder_at", str)
+    db["notices"].add_column("escalation_id", int)
+    db["copies"].add_column("reminders_sent", int, not_null_default=0)
+    db["copies"].add_column("last_reminder_at", str)
+    db["copies"].add_column("next_reminder_at", str)
+    db["reminders"].create(
+        {
+            "id": int,
+            "kind": str,  # retraction (target: a notice) | acknowledgement (target: a copy)
+            "target_id": int,
+            "seq": int,
+            "memo_id": int,
+            "platform": str,
+            "recipient_id": str,
+            "state": str,
+            "attempts": int,
+            "in_doubt": int,
+            "next_attempt_at": str,
+            "claimed_at": str,
+            "error": str,
+            "channel": str,
+            "ts": str,
+            "delivered_at": str,
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("memo_id", "memos", "id")],
+        defaults={"attempts": 0, "in_doubt": 0},
+        if_not_exists=True,
+    )
+    db["reminders"].create_index(["kind", "target_id", "seq"], unique=True, if_not_exists=True)
+    db["reminders"].create_index(["state", "platform", "id"], if_not_exists=True)
+    db["escalations"].create(
+        {
+            "id": int,
+            "memo_id": int,
+            "platform": str,
+            "recipient_id": str,  # the retractor, or the escalation channel
+            "people": str,  # JSON: the notices escalated
+            "state": str,
+            "attempts": int,
+            "in_doubt": int,
+            "next_attempt_at": str,
+            "claimed_at": str,
+            "error": str,
+            "channel": str,
+            "ts": str,
+            "delivered_at": str,
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("memo_id", "memos", "id")],
+        defaults={"attempts": 0, "in_doubt": 0},
+        if_not_exists=True,
+    )
+    db["escalations"].add_column("group_id", int)
+    db["escalations"].create_index(["state", "platform", "id"], if_not_exists=True)
+    db["notices"].create_index(["state", "next_reminder_at"], if_not_exists=True)
+    db["copies"].create_index(["state", "next_reminder_at"], if_not_exists=True)
+
+
+MIGRATIONS = (("001_initial", _m001_initial), ("002_reminders", _m002_reminders))
 
 
 # ---------------------------------------------------------------- results
@@ -225,7 +288,17 @@ class Click:
     memo_id: int | None = None
 
 
-KINDS = ("copies", "notices", "edits")
+KINDS = ("copies", "notices", "edits", "reminders", "escalations")
+LABELS = {
+    "copies": "copy",
+    "notices": "notice",
+    "edits": "edit",
+    "reminders": "reminder",
+    "escalations": "escalation",
+}
+RETRACTION_REMINDER, ACK_REMINDER = "retraction", "acknowledgement"
+# Marks a person who will get no more reminders of that kind.
+NEVER = "9999-12-31T00:00:00.000000Z"
 
 
 class Store:
@@ -507,6 +580,12 @@ class Store:
         row = self._row("SELECT * FROM memos WHERE id = ?", [memo_id])
         return _memo(row) if row else None
 
+    def memo_by_status_message(self, channel: str | None, ts: str | None) -> Memo | None:
+        row = self._row(
+            "SELECT * FROM memos WHERE status_channel = ? AND status_ts = ?", [channel, ts]
+        )
+        return _memo(row) if row else None
+
     def memos_awaiting_recipients(self) -> list[Memo]:
         return [
             _memo(row)
@@ -757,7 +836,7 @@ class Store:
                 return item["state"]
             memo_id = item["memo_id"]
             subject = self._subject(db, kind, item)
-            label = {"copies": "copy", "notices": "notice", "edits": "edit"}[kind]
+            label = LABELS[kind]
             if isinstance(outcome, Sent):
                 extra = ", channel = :channel, ts = :ts" if kind != "edits" else ""
                 db.execute(
@@ -768,9 +847,19 @@ class Store:
                 detail = {"channel": outcome.channel, "ts": outcome.ts}
                 if item["in_doubt"]:
                     detail["confirmed_after_doubt"] = True
+                if kind == "reminders":
+                    detail.update(kind=item["kind"], seq=item["seq"])
                 self._audit(db, now, f"{label} delivered", memo_id=memo_id, subject=subject, detail=detail)
                 if kind == "copies":
                     self._queue_retraction_of_copy(db, item_id, now)
+                elif kind == "reminders":
+                    self._count_reminder(db, item, now, delivered=True)
+                elif kind == "escalations":
+                    db.execute(
+                        "UPDATE notices SET escalated_at = coalesce(escalated_at, ?)"
+                        " WHERE escalation_id = ?",
+                        [stamp, item["group_id"]],
+                    )
                 new_state = DELIVERED
             elif isinstance(outcome, Failed):
                 new_state = self._fail(db, kind, item, outcome.reason, now, subject)
@@ -825,11 +914,23 @@ class Store:
             f"UPDATE {kind} SET state = ?, error = ?, in_doubt = 0 WHERE id = ?",
             [FAILED, reason, item["id"]],
         )
-        label = {"copies": "copy", "notices": "notice", "edits": "edit"}[kind]
+        if kind == "reminders":
+            self._count_reminder(db, item, now, delivered=False)
+        label = LABELS[kind]
         self._audit(
             db, now, f"{label} failed", memo_id=item["memo_id"], subject=subject, detail={"error": reason}
         )
         return FAILED
+
+    def _count_reminder(self, db, reminder: dict, now: datetime, *, delivered: bool) -> None:
+        """A reminder that went (or finally failed) counts; the next one is scheduled afresh."""
+        target = "notices" if reminder["kind"] == RETRACTION_REMINDER else "copies"
+        last = ", last_reminder_at = :now" if delivered else ""
+        db.execute(
+            f"UPDATE {target} SET reminders_sent = reminders_sent + 1, next_reminder_at = NULL{last}"
+            " WHERE id = :id",
+            {"now": to_text(now), "id": reminder["target_id"]},
+        )
 
     def _subject(self, db, kind: str, item: dict) -> str:
         if kind == "edits":
@@ -910,6 +1011,7 @@ class Store:
                 [CANCELLED, to_text(now), memo_id, PENDING],
             ).fetchall()
             queued = self._queue_notices_and_edits(db, memo_id, now)
+            self._cancel_reminders(db, ACK_REMINDER, "memo_id = ?", [memo_id])
             self._audit(
                 db,
                 now,
@@ -1034,6 +1136,7 @@ class Store:
                 "UPDATE copies SET acknowledged_at = ? WHERE id = ? AND acknowledged_at IS NULL",
                 [to_text(now), copy_id],
             )
+            self._cancel_reminders(db, ACK_REMINDER, "target_id = ?", [copy_id])
             self._audit(
                 db, now, "acknowledged", actor=user_id, memo_id=memo_id, subject=f"{platform}:{user_id}"
             )
@@ -1066,8 +1169,261 @@ class Store:
                 "UPDATE notices SET seen_at = ? WHERE id = ? AND seen_at IS NULL",
                 [to_text(now), notice_id],
             )
+            self._cancel_reminders(db, RETRACTION_REMINDER, "target_id = ?", [notice_id])
             self._audit(db, now, "seen", actor=user_id, memo_id=memo_id, subject=f"{platform}:{user_id}")
         return Click("recorded", now, memo_id)
+
+    # ------------------------------------------------------------ reminders and escalations
+
+    def _cancel_reminders(self, db, kind: str, where: str, params: list) -> None:
+        """Reminders not yet on their way stop at once (acknowledged, seen, retracted)."""
+        db.execute(
+            f"UPDATE reminders SET state = ? WHERE kind = ? AND state = ? AND in_doubt = 0 AND {where}",
+            [CANCELLED, kind, PENDING, *params],
+        )
+
+    def reminder_targets_to_schedule(self, kind: str, max_reminders: int) -> list[dict]:
+        """People owed a reminder whose next one has no time yet, with what is needed to
+        compute it: when they got the message, how many reminders so far, their time zone."""
+        if kind == RETRACTION_REMINDER:
+            sql = (
+                "SELECT n.id, n.delivered_at AS anchor, n.reminders_sent, n.last_reminder_at,"
+                " NULL AS deadline, p.tz FROM notices n JOIN memos m ON m.id = n.memo_id"
+                " LEFT JOIN people p ON p.platform = n.platform AND p.id = n.recipient_id"
+                " WHERE n.state = ? AND n.seen_at IS NULL AND n.next_reminder_at IS NULL"
+                " AND n.reminders_sent < ? AND m.state IN (?, ?)"
+            )
+            params = [DELIVERED, max_reminders, MEMO_RETRACTING, MEMO_RETRACTED]
+        else:
+            sql = (
+                "SELECT c.id, c.delivered_at AS anchor, c.reminders_sent, c.last_reminder_at,"
+                " m.ack_deadline AS deadline, p.tz FROM copies c JOIN memos m ON m.id = c.memo_id"
+                " LEFT JOIN people p ON p.platform = c.platform AND p.id = c.recipient_id"
+                " WHERE c.state = ? AND c.acknowledged_at IS NULL AND c.next_reminder_at IS NULL"
+                " AND m.ask_ack = 1 AND c.reminders_sent < ? AND m.state IN (?, ?)"
+            )
+            params = [DELIVERED, max_reminders, MEMO_SENDING, MEMO_SENT]
+        return [
+            {
+                **row,
+                "anchor": from_text(row["anchor"]),
+                "last_reminder_at": from_text(row["last_reminder_at"]),
+                "deadline": from_text(row["deadline"]),
+            }
+            for row in self.db.query(sql, params)
+        ]
+
+    def schedule_reminders(
+        self, kind: str, schedule: list[tuple[int, datetime | None, datetime | None]], now: datetime
+    ) -> None:
+        """Store when each person's next reminder goes: (target, at or None for never,
+        the time it fell due when the working-hours window pushed it later)."""
+        target = "notices" if kind == RETRACTION_REMINDER else "copies"
+        with self._write() as db:
+            for target_id, at, deferred_from in schedule:
+                db.execute(
+                    f"UPDATE {target} SET next_reminder_at = ? WHERE id = ?",
+                    [to_text(at) if at else NEVER, target_id],
+                )
+                if deferred_from is not None and at is not None:
+                    row = db.execute(
+                        f"SELECT memo_id, platform, recipient_id FROM {target} WHERE id = ?",
+                        [target_id],
+                    ).fetchone()
+                    self._audit(
+                        db,
+                        now,
+                        "reminder deferred",
+                        memo_id=row[0],
+                        subject=f"{row[1]}:{row[2]}",
+                        detail={
+                            "kind": kind,
+                            "due": to_text(deferred_from),
+                            "scheduled": to_text(at),
+                            "why": "outside working hours",
+                        },
+                    )
+
+    def due_reminder_targets(self, kind: str, max_reminders: int, now: datetime) -> list[dict]:
+        """People whose next reminder time has come, with their time zone."""
+        table, alias, open_ = (
+            ("notices", "n", "n.seen_at IS NULL")
+            if kind == RETRACTION_REMINDER
+            else ("copies", "c", "c.acknowledged_at IS NULL")
+        )
+        return self._rows(
+            f"SELECT {alias}.id, p.tz FROM {table} {alias}"
+            f" LEFT JOIN people p ON p.platform = {alias}.platform AND p.id = {alias}.recipient_id"
+            f" WHERE {alias}.state = ? AND {alias}.next_reminder_at <= ? AND {alias}.reminders_sent < ?"
+            f" AND {open_}",
+            [DELIVERED, to_text(now), max_reminders],
+        )
+
+    def queue_due_reminders(self, kind: str, max_reminders: int, now: datetime) -> int:
+        """One reminder row per person whose next reminder is due; the unique
+        (kind, target, seq) key means a double fire or an overlap queues nothing twice."""
+        stamp = to_text(now)
+        if kind == RETRACTION_REMINDER:
+            sql = (
+                "INSERT OR IGNORE INTO reminders (kind, target_id, seq, memo_id, platform,"
+                " recipient_id, state, attempts, in_doubt, next_attempt_at, created_at)"
+                " SELECT ?, n.id, n.reminders_sent + 1, n.memo_id, n.platform, n.recipient_id,"
+                " ?, 0, 0, ?, ? FROM notices n JOIN memos m ON m.id = n.memo_id"
+                " WHERE n.state = ? AND n.seen_at IS NULL AND n.next_reminder_at <= ?"
+                " AND n.reminders_sent < ? AND m.state IN (?, ?)"
+            )
+            params = [kind, PENDING, stamp, stamp, DELIVERED, stamp, max_reminders, MEMO_RETRACTING, MEMO_RETRACTED]
+        else:
+            sql = (
+                "INSERT OR IGNORE INTO reminders (kind, target_id, seq, memo_id, platform,"
+                " recipient_id, state, attempts, in_doubt, next_attempt_at, created_at)"
+                " SELECT ?, c.id, c.reminders_sent + 1, c.memo_id, c.platform, c.recipient_id,"
+                " ?, 0, 0, ?, ? FROM copies c JOIN memos m ON m.id = c.memo_id"
+                " WHERE c.state = ? AND c.acknowledged_at IS NULL AND c.next_reminder_at <= ?"
+                " AND c.reminders_sent < ? AND m.ask_ack = 1 AND m.state IN (?, ?)"
+                " AND (m.ack_deadline IS NULL OR m.ack_deadline > ?)"
+            )
+            params = [kind, PENDING, stamp, stamp, DELIVERED, stamp, max_reminders, MEMO_SENDING, MEMO_SENT, stamp]
+        with self._write() as db:
+            return db.execute(sql, params).rowcount
+
+    def claim_reminder(self, platform: str, now: datetime) -> dict | None:
+        """Take the next due reminder that is still wanted (in-doubt ones are always checked)."""
+        stamp = to_text(now)
+        with self._write() as db:
+            row = db.execute(
+                "UPDATE reminders SET state = ?, claimed_at = ? WHERE id = ("
+                " SELECT r.id FROM reminders r JOIN memos m ON m.id = r.memo_id"
+                " LEFT JOIN notices n ON r.kind = ? AND n.id = r.target_id"
+                " LEFT JOIN copies c ON r.kind = ? AND c.id = r.target_id"
+                " WHERE r.state = ? AND r.platform = ? AND r.next_attempt_at <= ? AND (r.in_doubt = 1"
+                "  OR (r.kind = ? AND n.seen_at IS NULL)"
+                "  OR (r.kind = ? AND c.acknowledged_at IS NULL AND m.state IN (?, ?)"
+                "      AND (m.ack_deadline IS NULL OR m.ack_deadline > ?)))"
+                " ORDER BY r.id LIMIT 1) RETURNING *",
+                [
+                    SENDING,
+                    stamp,
+                    RETRACTION_REMINDER,
+                    ACK_REMINDER,
+                    PENDING,
+                    platform,
+                    stamp,
+                    RETRACTION_REMINDER,
+                    ACK_REMINDER,
+                    MEMO_SENDING,
+                    MEMO_SENT,
+                    stamp,
+                ],
+            )
+            return _one(row)
+
+    def cancel_unwanted_reminders(self, now: datetime) -> int:
+        """Reminders queued for someone who has since confirmed, or for a memo since retracted."""
+        with self._write() as db:
+            return db.execute(
+                "UPDATE reminders SET state = ? WHERE state = ? AND in_doubt = 0 AND id IN ("
+                " SELECT r.id FROM reminders r JOIN memos m ON m.id = r.memo_id"
+                " LEFT JOIN notices n ON r.kind = ? AND n.id = r.target_id"
+                " LEFT JOIN copies c ON r.kind = ? AND c.id = r.target_id"
+                " WHERE r.state = ? AND ((r.kind = ? AND n.seen_at IS NOT NULL)"
+                "  OR (r.kind = ? AND (c.acknowledged_at IS NOT NULL OR m.state NOT IN (?, ?)"
+                "      OR m.ack_deadline <= ?))))",
+                [
+                    CANCELLED,
+                    PENDING,
+                    RETRACTION_REMINDER,
+                    ACK_REMINDER,
+                    PENDING,
+                    RETRACTION_REMINDER,
+                    ACK_REMINDER,
+                    MEMO_SENDING,
+                    MEMO_SENT,
+                    to_text(now),
+                ],
+            ).rowcount
+
+    def next_reminder_time(self) -> datetime | None:
+        """The earliest scheduled reminder, so the scheduler can wake exactly then."""
+        times = []
+        for table in ("notices", "copies"):
+            row = self._row(
+                f"SELECT min(next_reminder_at) AS at FROM {table} WHERE next_reminder_at IS NOT NULL"
+                " AND next_reminder_at < ?",
+                [NEVER],
+            )
+            if row and row["at"]:
+                times.append(from_text(row["at"]))
+        return min(times) if times else None
+
+    def queue_escalations(
+        self, *, max_reminders: int, cutoff: datetime, channel: str | None, now: datetime
+    ) -> list[int]:
+        """Escalate, once, everyone who still has not confirmed after the last reminder
+        (and `cutoff` has passed since it): one escalation per memo, to its retractor and
+        to the escalation channel when there is one. Returns the memos escalated."""
+        stamp = to_text(now)
+        escalated = []
+        with self._write() as db:
+            due = db.execute(
+                "SELECT n.memo_id, n.id, n.platform, n.recipient_id, n.reminders_sent"
+                " FROM notices n JOIN memos m ON m.id = n.memo_id"
+                " WHERE n.state = ? AND n.seen_at IS NULL AND n.escalation_id IS NULL"
+                " AND n.reminders_sent >= ? AND coalesce(n.last_reminder_at, n.delivered_at) <= ?"
+                " AND m.state IN (?, ?) ORDER BY n.memo_id, n.id",
+                [DELIVERED, max_reminders, to_text(cutoff), MEMO_RETRACTING, MEMO_RETRACTED],
+            ).fetchall()
+            by_memo: dict[int, list] = {}
+            for memo_id, notice_id, platform, recipient, sent in due:
+                by_memo.setdefault(memo_id, []).append((notice_id, platform, recipient, sent))
+            for memo_id, people in by_memo.items():
+                retraction = db.execute(
+                    "SELECT retracted_by, retracted_by_platform FROM retractions WHERE memo_id = ?",
+                    [memo_id],
+                ).fetchone()
+                listed = json.dumps([f"{p}:{r}" for _, p, r, _ in people])
+                targets = [(retraction[1], retraction[0])]
+                if channel:
+                    targets.append(("slack", channel))
+                group_id = None
+                for platform, recipient in targets:
+                    cursor = db.execute(
+                        "INSERT INTO escalations (memo_id, platform, recipient_id, people, state,"
+                        " attempts, in_doubt, next_attempt_at, created_at, group_id)"
+                        " VALUES (?, ?, ?, ?, ?, 0, 0, ?, ?, ?)",
+                        [memo_id, platform, recipient, listed, PENDING, stamp, stamp, group_id],
+                    )
+                    if group_id is None:
+                        group_id = cursor.lastrowid
+                        db.execute("UPDATE escalations SET group_id = ? WHERE id = ?", [group_id, group_id])
+                marks = ",".join("?" * len(people))
+                db.execute(
+                    f"UPDATE notices SET escalation_id = ? WHERE id IN ({marks})",
+                    [group_id, *(n for n, _, _, _ in people)],
+                )
+                self._audit(
+                    db,
+                    now,
+                    "escalation",
+                    memo_id=memo_id,
+                    detail={"people": len(people), "to": [f"{p}:{r}" for p, r in targets]},
+                )
+                escalated.append(memo_id)
+        return escalated
+
+    def claim_escalation(self, platform: str, now: datetime) -> dict | None:
+        stamp = to_text(now)
+        with self._write() as db:
+            row = db.execute(
+                "UPDATE escalations SET state = ?, claimed_at = ? WHERE id = ("
+                " SELECT id FROM escalations WHERE state = ? AND platform = ? AND next_attempt_at <= ?"
+                " ORDER BY id LIMIT 1) RETURNING *",
+                [SENDING, stamp, PENDING, platform, stamp],
+            )
+            claimed = _one(row)
+        if claimed:
+            claimed["people"] = json.loads(claimed["people"] or "[]")
+        return claimed
 
     # ------------------------------------------------------------ reads
 
@@ -1177,6 +1533,9 @@ def _notice(row: dict) -> Notice:
         delivered_at=from_text(row["delivered_at"]),
         seen_at=from_text(row["seen_at"]),
         claimed_at=from_text(row["claimed_at"]),
+        reminders_sent=row["reminders_sent"] or 0,
+        last_reminder_at=from_text(row["last_reminder_at"]),
+        escalated_at=from_text(row["escalated_at"]),
     )
 
 

@@ -1,4 +1,4 @@
-"""Buttons in the memo and the notice: Acknowledge, I've seen this."""
+"""Buttons in memos, notices and reminders: Acknowledge, I've seen this."""
 
 from __future__ import annotations
 
@@ -11,43 +11,58 @@ SLACK = "slack"
 
 def register(app: App) -> None:
     app.action(blocks.ACKNOWLEDGE)(acknowledge_clicked)
+    app.action(blocks.ACKNOWLEDGE_FROM_REMINDER)(acknowledge_clicked)
     app.action(blocks.SEEN)(seen_clicked)
+    app.action(blocks.SEEN_FROM_REMINDER)(seen_clicked)
 
 
-def _item_id(body) -> int | None:
-    value = (body.get("actions") or [{}])[0].get("value") or ""
-    return int(value) if value.isdigit() else None
+def _clicked(body) -> tuple[str, int | None]:
+    action = (body.get("actions") or [{}])[0]
+    value = action.get("value") or ""
+    return action.get("action_id", ""), int(value) if value.isdigit() else None
 
 
 def acknowledge_clicked(ack, body, respond, context):
     ack()
     core = context["core"]
-    copy_id = _item_id(body)
+    action_id, copy_id = _clicked(body)
     click = core.acknowledge(copy_id, body["user"]["id"], SLACK) if copy_id else None
     outcome = click.outcome if click else "unknown"
-    if outcome in ("recorded", "already"):
-        memo = core.store.memo(click.memo_id)
-        text, view = blocks.memo_message(memo, copy_id, acknowledged_at=click.at)
-        respond(replace_original=True, text=text, blocks=view)
-    else:
+    if outcome not in ("recorded", "already"):
         respond(replace_original=False, response_type="ephemeral", text=texts.ACK_REFUSED[outcome])
+        return
+    memo = core.store.memo(click.memo_id)
+    if action_id == blocks.ACKNOWLEDGE_FROM_REMINDER:
+        copy = core.store.copy(copy_id)
+        text, view = blocks.acknowledgement_reminder(
+            memo, copy_id, core.platforms[SLACK].permalink(copy.channel, copy.ts), click.at
+        )
+    else:
+        text, view = blocks.memo_message(memo, copy_id, acknowledged_at=click.at)
+    respond(replace_original=True, text=text, blocks=view)
 
 
 def seen_clicked(ack, body, respond, context):
     ack()
     core = context["core"]
-    notice_id = _item_id(body)
+    action_id, notice_id = _clicked(body)
     click = core.mark_seen(notice_id, body["user"]["id"], SLACK) if notice_id else None
     outcome = click.outcome if click else "unknown"
-    if outcome in ("recorded", "already"):
-        notice = core.store.notice(notice_id)
-        memo = core.store.memo(notice.memo_id)
-        retraction = core.store.retraction(memo.id)
-        copy = core.store.copy(notice.copy_id)
-        platform = core.platforms[SLACK]
-        text, view = blocks.notice_message(
-            memo, retraction, notice_id, platform.permalink(copy.channel, copy.ts), seen_at=click.at
-        )
-        respond(replace_original=True, text=text, blocks=view)
-    else:
+    if outcome not in ("recorded", "already"):
         respond(replace_original=False, response_type="ephemeral", text=texts.SEEN_REFUSED[outcome])
+        return
+    store = core.store
+    notice = store.notice(notice_id)
+    memo = store.memo(notice.memo_id)
+    retraction = store.retraction(memo.id)
+    slack = core.platforms[SLACK]
+    if action_id == blocks.SEEN_FROM_REMINDER:
+        text, view = blocks.retraction_reminder(
+            memo, retraction, notice_id, slack.permalink(notice.channel, notice.ts), 0, seen_at=click.at
+        )
+    else:
+        copy = store.copy(notice.copy_id)
+        text, view = blocks.notice_message(
+            memo, retraction, notice_id, slack.permalink(copy.channel, copy.ts), seen_at=click.at
+        )
+    respond(replace_original=True, text=text, blocks=view)

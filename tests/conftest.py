@@ -9,8 +9,8 @@ import pytest
 
 os.environ.setdefault("SKIP_SLACK_SDK_WARNING", "1")
 
-from bot.clock import SettableClock  # noqa: E402
-from bot.store import Store  # noqa: E402
+from bot.clock import SettableClock
+from bot.store import Store
 
 
 @pytest.fixture

@@ -138,6 +138,10 @@ class Actor:
     ) -> Reply:
         """Run ``/command text`` as ``user_id`` (in their DM with the bot unless ``channel_id``)."""
         user = self.user_obj(user_id)
+        command = command.strip()
+        if " " in command:  # "/retract M-7 reason" -> command "/retract", text "M-7 reason"
+            command, rest = command.split(" ", 1)
+            text = f"{rest.strip()} {text}".strip() if text else rest.strip()
         channel = channel_id or self.ws.dm_for(user_id)
         hook = self.ws.issue_hook("commands", user_id, channel)
         fields = {

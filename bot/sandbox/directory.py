@@ -230,10 +230,14 @@ class Channel:
     team_id: str = ""
     bot_user_id: str = ""
     _member_set: set[str] | None = None
+    _member_key: tuple | None = None
 
     def has_member(self, user_id: str) -> bool:
-        if self._member_set is None or len(self._member_set) != len(self.members):
-            self._member_set = set(self.members)
+        members = self.members
+        key = (id(members), len(members), members[-1] if members else None)
+        if self._member_set is None or self._member_key != key:
+            self._member_set = set(members)
+            self._member_key = key
         return user_id in self._member_set
 
     @property
@@ -351,11 +355,13 @@ class Directory:
         self._created = int(self.now.timestamp()) - 3 * 365 * 86400
         self._tz_cache: dict[str, tuple[str, int]] = {}
         self._handles: set[str] = set()
-        self.members: list[Person] = []  # users.list order
+        self.people: list[Person] = []  # every member, in users.list order
         self._by_id: dict[str, Person] = {}
         self._index: dict[str, int] = {}
-        self.channels: dict[str, Channel] = {}
-        self.groups: dict[str, UserGroup] = {}
+        self.channels: list[Channel] = []
+        self.groups: list[UserGroup] = []
+        self._channel_by_id: dict[str, Channel] = {}
+        self._group_by_id: dict[str, UserGroup] = {}
         self.bot_user: Person = self._add(
             Person(
                 id=self.ids.make("U"),
@@ -397,21 +403,21 @@ class Directory:
         return self._by_id.get(user_id)
 
     def channel(self, channel_id: str) -> Channel | None:
-        return self.channels.get(channel_id)
+        return self._channel_by_id.get(channel_id)
 
     def channel_by_name(self, name: str) -> Channel | None:
         name = name.lstrip("#")
-        for ch in list(self.channels.values()):
+        for ch in list(self.channels):
             if ch.name == name:
                 return ch
         return None
 
     def group(self, group_id: str) -> UserGroup | None:
-        return self.groups.get(group_id)
+        return self._group_by_id.get(group_id)
 
     def group_by_handle(self, handle: str) -> UserGroup | None:
         handle = handle.lstrip("@")
-        for g in list(self.groups.values()):
+        for g in list(self.groups):
             if g.handle == handle:
                 return g
         return None
@@ -421,23 +427,19 @@ class Directory:
 
     def active_humans(self) -> list[str]:
         """Ids of every active, non-bot, non-app, non-Slackbot member."""
-        return [p.id for p in list(self.members) if p.is_active_human]
-
-    def people(self) -> list[Person]:
-        """Every member, in users.list order."""
-        return list(self.members)
+        return [p.id for p in list(self.people) if p.is_active_human]
 
     def humans(self) -> list[Person]:
-        return [p for p in list(self.members) if p.is_active_human]
+        return [p for p in list(self.people) if p.is_active_human]
 
     def deactivated(self) -> list[str]:
-        return [p.id for p in list(self.members) if p.deleted]
+        return [p.id for p in list(self.people) if p.deleted]
 
     def bots(self) -> list[str]:
-        return [p.id for p in list(self.members) if p.is_bot]
+        return [p.id for p in list(self.people) if p.is_bot]
 
     def __len__(self) -> int:
-        return len(self.members)
+        return len(self.people)
 
     def __contains__(self, user_id: object) -> bool:
         return user_id in self._by_id
@@ -465,8 +467,8 @@ class Directory:
         with self._lock:
             if person.id in self._by_id:
                 raise ValueError(f"duplicate member id {person.id}")
-            self._index[person.id] = len(self.members)
-            self.members.append(person)
+            self._index[person.id] = len(self.people)
+            self.people.append(person)
             self._by_id[person.id] = person
         return person
 
@@ -530,13 +532,13 @@ class Directory:
             bot_id=bot_id,
             app_id=app_id,
             title=title,
-            color=N.COLORS[len(self.members) % len(N.COLORS)],
+            color=N.COLORS[len(self.people) % len(N.COLORS)],
             team_id=self.team_id,
             updated=int(self.now.timestamp()),
         )
         self._add(person)
         if join_general:
-            general = next((c for c in self.channels.values() if c.is_general), None)
+            general = next((c for c in self.channels if c.is_general), None)
             if general is not None:
                 with self._lock:
                     general.members.append(person.id)
@@ -580,7 +582,8 @@ class Directory:
             bot_user_id=self.bot_user_id,
         )
         with self._lock:
-            self.channels[cid] = ch
+            self.channels.append(ch)
+            self._channel_by_id[cid] = ch
         return ch
 
     def add_group(
@@ -605,7 +608,8 @@ class Directory:
             date_create=self._created + len(self.groups) * 3600,
         )
         with self._lock:
-            self.groups[gid] = g
+            self.groups.append(g)
+            self._group_by_id[gid] = g
         return g
 
 

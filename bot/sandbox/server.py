@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import json
 import threading
 import time
 from typing import Any
@@ -160,6 +162,7 @@ class StandInSlack:
         if auth and auth[:7].lower() == "bearer ":
             token = auth[7:].strip()
         form_token = args.pop("token", None)
+        _decode_json_fields(args)
         token = token or form_token
         call = self.recorder.start(Call(method, args, started=started))
         if not token:
@@ -430,6 +433,18 @@ class StandInSlack:
     def __repr__(self) -> str:
         state = "running" if self._server is not None else "stopped"
         return f"<StandInSlack {self.url} {state} people={len(self.directory)} time_scale={self.time_scale}>"
+
+
+JSON_FIELDS = ("blocks", "metadata", "view", "files", "attachments")
+
+
+def _decode_json_fields(args: dict[str, Any]) -> None:
+    """Form bodies carry blocks/metadata/view as JSON strings: record them as objects."""
+    for key in JSON_FIELDS:
+        value = args.get(key)
+        if isinstance(value, str) and value[:1] in ("[", "{"):
+            with contextlib.suppress(ValueError):
+                args[key] = json.loads(value)
 
 
 def _copy(view: dict) -> dict:

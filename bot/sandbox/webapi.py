@@ -309,7 +309,7 @@ class WebAPI:
 
     # ----------------------------------------------------------------- users
     def users_list(self, args: dict) -> dict:
-        chunk, next_cursor = page(self.dir.members, args, "user", max_limit=1000)
+        chunk, next_cursor = page(self.dir.people, args, "user", max_limit=1000)
         return {
             "ok": True,
             "members": [p.to_slack() for p in chunk],
@@ -325,7 +325,7 @@ class WebAPI:
 
     def users_lookup_by_email(self, args: dict) -> dict:
         email = (arg_str(args, "email") or "").lower()
-        for p in self.dir.members:
+        for p in self.dir.people:
             if p.email and p.email.lower() == email and not p.deleted:
                 return {"ok": True, "user": p.to_slack()}
         raise ApiError("users_not_found")
@@ -350,7 +350,7 @@ class WebAPI:
         types = set((arg_str(args, "types") or "public_channel").split(","))
         exclude_archived = arg_bool(args, "exclude_archived")
         chans = []
-        for ch in list(self.dir.channels.values()):
+        for ch in list(self.dir.channels):
             if exclude_archived and ch.is_archived:
                 continue
             if ch.is_private:
@@ -466,7 +466,7 @@ class WebAPI:
     # ------------------------------------------------------------ usergroups
     def usergroups_list(self, args: dict) -> dict:
         include_users = arg_bool(args, "include_users")
-        groups = [g.to_slack(include_users=include_users) for g in list(self.dir.groups.values())]
+        groups = [g.to_slack(include_users=include_users) for g in list(self.dir.groups)]
         return {"ok": True, "usergroups": groups}
 
     def usergroups_users_list(self, args: dict) -> dict:

@@ -62,6 +62,7 @@ TRANSIENT_ERRORS = frozenset(
 COPY_EVENT = "errata_copy"
 NOTICE_EVENT = "errata_notice"
 REMINDER_EVENT = "errata_reminder"
+ESCALATION_EVENT = "errata_escalation"
 
 # Published tiers (per minute) for the methods that are not paced by a setting.
 TIER_2, TIER_3, TIER_4 = 20, 50, 100
@@ -80,8 +81,10 @@ class SlackPlatform:
         post_per_minute: float,
         update_per_minute: float,
         show_retracted_body: bool = False,
+        max_reminders: int = 3,
         timeout: int = 10,
     ):
+        self._max_reminders = max_reminders
         self.client = WebClient(token=token, base_url=api_url, timeout=timeout, retry_handlers=[])
         self.store = store
         self.clock = clock
@@ -112,7 +115,7 @@ class SlackPlatform:
             if isinstance(reason, ConnectionRefusedError | socket.gaierror):
                 return Retry(0, f"connection refused ({method})")
             return Unknown(f"connection error ({type(reason).__name__})")
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             return Unknown("timeout")
         except (http.client.HTTPException, ConnectionError, OSError) as exc:
             return Unknown(f"connection lost ({type(exc).__name__})")
@@ -190,6 +193,48 @@ class SlackPlatform:
             {"event_type": NOTICE_EVENT, "event_payload": {"memo_id": memo.id, "notice_id": notice.id}},
         )
 
+    def send_reminder(
+        self,
+        memo: Memo,
+        retraction: Retraction | None,
+        copy: Copy,
+        notice: Notice | None,
+        reminder: dict,
+    ) -> Outcome:
+        if notice is not None:
+            text, body = blocks.retraction_reminder(
+                memo, retraction, notice.id, self.permalink(notice.channel, notice.ts), reminder["seq"]
+            )
+        else:
+            text, body = blocks.acknowledgement_reminder(
+                memo, copy.id, self.permalink(copy.channel, copy.ts)
+            )
+        return self._post(
+            (notice.channel if notice else copy.channel) or copy.recipient_id,
+            text,
+            body,
+            {
+                "event_type": REMINDER_EVENT,
+                "event_payload": {"memo_id": memo.id, "reminder_id": reminder["id"]},
+            },
+        )
+
+    def send_escalation(
+        self, memo: Memo, retraction: Retraction, escalation: dict, counts
+    ) -> Outcome:
+        text, body = blocks.escalation_message(
+            memo, retraction, escalation["people"], counts, self._max_reminders
+        )
+        return self._post(
+            escalation["recipient_id"],
+            text,
+            body,
+            {
+                "event_type": ESCALATION_EVENT,
+                "event_payload": {"memo_id": memo.id, "escalation_id": escalation["id"]},
+            },
+        )
+
     def edit_copy(
         self, memo: Memo, retraction: Retraction, copy: Copy, notice: Notice | None
     ) -> Outcome:
@@ -202,8 +247,13 @@ class SlackPlatform:
         return outcome
 
     def find_sent(self, kind: str, item_id: int, recipient_id: str, since: datetime) -> Outcome:
-        event = {"copy": COPY_EVENT, "notice": NOTICE_EVENT, "reminder": REMINDER_EVENT}[kind]
-        key = {"copy": "copy_id", "notice": "notice_id", "reminder": "reminder_id"}[kind]
+        event = {
+            "copy": COPY_EVENT,
+            "notice": NOTICE_EVENT,
+            "reminder": REMINDER_EVENT,
+            "escalation": ESCALATION_EVENT,
+        }[kind]
+        key = f"{kind}_id"
         channel = self._dm_channel(recipient_id)
         if not isinstance(channel, str):
             return channel

@@ -27,6 +27,8 @@ COMPOSE = "compose_memo"
 RETRACT = "retract_memo"
 ACKNOWLEDGE = "acknowledge"
 SEEN = "seen"
+ACKNOWLEDGE_FROM_REMINDER = "acknowledge_from_reminder"
+SEEN_FROM_REMINDER = "seen_from_reminder"
 RETRACT_SHORTCUT = "retract_memo_shortcut"
 OPEN_COMPOSE = "open_compose"
 
@@ -352,13 +354,9 @@ def notice_message(
     notice_id: int,
     original_url: str | None,
     seen_at: datetime | None = None,
-    reminder: bool = False,
 ) -> tuple[str, list]:
-    title = f"Retraction: {memo.title}"
-    if reminder:
-        title = f"Reminder: {memo.title} was retracted"
     blocks = [
-        header(title),
+        header(f"Retraction: {memo.title}"),
         section(
             f":warning: *A memo you received was sent in error and has been retracted.*\n"
             f"*Memo:* {link(original_url, memo.title)} ({memo_label(memo.id)})\n"
@@ -371,18 +369,101 @@ def notice_message(
         blocks.append(section(f"*Corrected instructions*\n{retraction.corrections}"))
     else:
         blocks.append(section("*Please disregard the original memo.*"))
+    blocks.append(_seen_or_button(seen_at, SEEN, notice_id))
+    text = f"RETRACTED: {memo_label(memo.id)} {memo.title}: {retraction.reason}"
+    return _clip(text, 3000), blocks
+
+
+def _seen_or_button(seen_at: datetime | None, action_id: str, notice_id: int) -> dict:
     if seen_at:
-        blocks.append(context(f":white_check_mark: You confirmed you have seen this {when(seen_at)}."))
+        return context(f":white_check_mark: You confirmed you have seen this {when(seen_at)}.")
+    return {
+        "type": "actions",
+        "block_id": "notice_actions",
+        "elements": [button("I've seen this", action_id, str(notice_id), "primary")],
+    }
+
+
+# ---------------------------------------------------------------- reminders and escalation
+
+
+def retraction_reminder(
+    memo: Memo,
+    retraction: Retraction,
+    notice_id: int,
+    notice_url: str | None,
+    number: int,
+    seen_at: datetime | None = None,
+) -> tuple[str, list]:
+    blocks = [
+        header(f"Reminder: {memo.title} was retracted"),
+        section(
+            f":warning: {memo_label(memo.id)} from {mention(memo.sender_id)}, sent"
+            f" {when(memo.created_at)}, was *sent in error* and retracted"
+            f" {when(retraction.retracted_at)}.\n*Reason:* {escape(retraction.reason)}\n"
+            f"Read {link(notice_url, 'the retraction notice')} and confirm you have seen it."
+        ),
+        _seen_or_button(seen_at, SEEN_FROM_REMINDER, notice_id),
+    ]
+    if number:
+        blocks.append(context(f"Reminder {number}"))
+    return f"Reminder: {memo_label(memo.id)} {memo.title} was retracted", blocks
+
+
+def acknowledgement_reminder(
+    memo: Memo, copy_id: int, original_url: str | None, acknowledged_at: datetime | None = None
+) -> tuple[str, list]:
+    ask = f"{link(original_url, memo.title)} ({memo_label(memo.id)}) from {mention(memo.sender_id)} asks you to acknowledge it"
+    if memo.ack_deadline:
+        ask += f" by {when(memo.ack_deadline)}"
+    blocks = [header(f"Reminder: please acknowledge {memo.title}"), section(ask + ".")]
+    if acknowledged_at:
+        blocks.append(context(f":white_check_mark: You acknowledged this {when(acknowledged_at)}."))
     else:
         blocks.append(
             {
                 "type": "actions",
-                "block_id": "notice_actions",
-                "elements": [button("I've seen this", SEEN, str(notice_id), "primary")],
+                "block_id": "memo_actions",
+                "elements": [button("Acknowledge", ACKNOWLEDGE_FROM_REMINDER, str(copy_id), "primary")],
             }
         )
-    text = f"RETRACTED: {memo_label(memo.id)} {memo.title}: {retraction.reason}"
-    return _clip(text, 3000), blocks
+    return f"Reminder: please acknowledge {memo_label(memo.id)} {memo.title}", blocks
+
+
+ESCALATION_NAMES = 60
+
+
+def escalation_message(
+    memo: Memo, retraction: Retraction, people: list[str], counts: RetractionCounts, reminders: int
+) -> tuple[str, list]:
+    # People are "platform:id"; Slack people are mentioned, others named by their ID.
+    names = " ".join(
+        mention(p.split(":", 1)[1]) if p.startswith("slack:") else p.split(":", 1)[-1]
+        for p in people[:ESCALATION_NAMES]
+    )
+    more = len(people) - ESCALATION_NAMES
+    if more > 0:
+        names += f" and {more} more"
+    blocks = [
+        header(f"Not confirmed: retraction of {memo_label(memo.id)}"),
+        section(
+            f"*{len(people)}* {'person has' if len(people) == 1 else 'people have'} still not confirmed"
+            f" they have seen the retraction of *{escape(memo.title)}*"
+            f" ({memo_label(memo.id)}), after {reminders} reminder{'s' if reminders != 1 else ''}."
+        ),
+        {
+            "type": "section",
+            "fields": [
+                _mrkdwn(f"*Notified*\n{counts.notified}"),
+                _mrkdwn(f"*Seen*\n{counts.seen}"),
+                _mrkdwn(f"*Outstanding*\n{counts.outstanding}"),
+                _mrkdwn(f"*Retracted by*\n{mention(retraction.retracted_by)}"),
+            ],
+        },
+        section(f"*Still to confirm:* {names}"),
+        context(f"`/memo report {memo_label(memo.id)}` lists every recipient with their status."),
+    ]
+    return f"{len(people)} people have not confirmed the retraction of {memo_label(memo.id)}", blocks
 
 
 # ---------------------------------------------------------------- live status for the issuer

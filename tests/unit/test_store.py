@@ -5,7 +5,6 @@ from datetime import timedelta
 from bot import audit
 from bot.domain import (
     CANCELLED,
-    DELIVERED,
     FAILED,
     MAX_ATTEMPTS,
     PENDING,

@@ -1,0 +1,194 @@
+"""`python -m bot demo`: the whole story on a stand-in Slack, no account needed.
+
+A real bot (the same code `python -m bot` runs) serves HTTP on loopback; the
+stand-in Slack plays both Slack's Web API and the people clicking in Slack.
+Slack's rate limits are kept, only run faster (the stand-in's time scale).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bot.app import Bot
+from bot.config import load_settings
+from bot.sandbox import StandInSlack, generate_directory
+
+SCALE = 10.0  # Slack's limits, ten times faster
+SECRET = "demo-signing-secret"
+TOKEN = "xoxb-demo"
+
+
+def _wait(condition, timeout: float = 120.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the demo stalled")
+        time.sleep(0.05)
+
+
+def _say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    rule = "  ".join("-" * w for w in widths)
+    body = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join([line, rule, *body])
+
+
+def run_demo(people: int = 300, seed: int = 7) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    rng = random.Random(seed)
+    workdir = Path(tempfile.mkdtemp(prefix="errata-demo-"))
+    slack = StandInSlack(
+        generate_directory(people=people, seed=seed),
+        signing_secret=SECRET,
+        bot_token=TOKEN,
+        time_scale=SCALE,
+    )
+    slack.start()
+    humans = slack.directory.active_humans()
+    comms = humans[0]
+    settings = load_settings(
+        {
+            "SLACK_BOT_TOKEN": TOKEN,
+            "SLACK_SIGNING_SECRET": SECRET,
+            "SLACK_API_URL": slack.api_url,
+            "DATABASE_PATH": str(workdir / "errata.db"),
+            "COMMS_STAFF": comms,
+            "SLACK_POST_PER_MINUTE": str(int(300 * SCALE)),
+            "SLACK_UPDATE_PER_MINUTE": str(int(50 * SCALE)),
+            "STATUS_UPDATE_EVERY": "1s",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    bot = Bot(settings, idle_wait=0.05)
+    try:
+        bot.start(scheduler=False)
+        slack.bot_url = bot.serve_in_background()
+        store = bot.store
+        directory = slack.directory
+        name = lambda user_id: directory.person(user_id).real_name  # noqa: E731
+
+        _say(f"Stand-in Slack at {slack.api_url} with {len(directory.people)} accounts:")
+        _say(
+            f"  {len(humans)} active people, the rest bots, deactivated accounts and Slackbot."
+        )
+        _say(f"Errata is serving {slack.bot_url}/slack/events; database {workdir / 'errata.db'}")
+        _say(f"Slack's rate limits apply, {SCALE:g} times faster.\n")
+
+        _say(f"{name(comms)} (comms staff) runs /memo and sends a memo to Everyone...")
+        slack.command(comms, "/memo")
+        _wait(lambda: slack.open_views(comms))
+        reply = slack.submit_view(
+            comms,
+            {
+                "Title": "Delete the TikTok app from your phone by Friday",
+                "Message": "For security reasons, every employee must delete the app from any"
+                " phone used for work by Friday 17:00.",
+                "Everyone in the workspace": True,
+                "Ask for acknowledgement": True,
+            },
+        )
+        if reply.errors:
+            _say(f"the form was refused: {reply.errors}")
+            return 1
+        _wait(lambda: store.memo(1) is not None and store.memo_counts(1).recipients > 0)
+        memo = store.memo(1)
+        total = store.memo_counts(1).recipients
+        _say(f"{memo.label} stored with {total} recipients; the fan-out starts.")
+
+        # Some people acknowledge as their copies arrive.
+        acknowledged: set[str] = set()
+        while store.memo_counts(1).delivered < total * 0.4:
+            for person in humans:
+                copies = [m for m in slack.dm(person) if (m.metadata or {}).get("event_type") == "errata_copy"]
+                if copies and person not in acknowledged and rng.random() < 0.3:
+                    slack.click(person, copies[0], "Acknowledge")
+                    acknowledged.add(person)
+            time.sleep(0.1)
+        counts = store.memo_counts(1)
+        _say(
+            f"  {counts.delivered} delivered, {counts.pending} still to send,"
+            f" {len(acknowledged)} acknowledged so far."
+        )
+
+        _say("\nIt was sent in error. Comms runs /retract M-1 mid-way through the fan-out...")
+        slack.command(comms, "/retract M-1 Sent in error: no app needs deleting")
+        _wait(lambda: slack.open_views(comms))
+        slack.submit_view(
+            comms,
+            {"Corrected instructions": "Keep the app. No action is needed."},
+        )
+        _wait(lambda: store.memo(1).state in ("retracting", "retracted"))
+        counts = store.memo_counts(1)
+        _say(
+            f"  Retraction recorded: {counts.cancelled} copies cancelled before they went out;"
+            f" {counts.delivered} people had it and get a notice (acknowledgers first)."
+        )
+        _wait(lambda: store.retraction_counts(1).pending == 0, timeout=180)
+        notified = store.retraction_counts(1).notified
+        _say(f"  {notified} notices delivered; edits of the originals continue in parallel.")
+
+        seen_by = [n.recipient_id for n in store.notices_of(1) if n.state == "delivered"]
+        rng.shuffle(seen_by)
+        seen_by = seen_by[: len(seen_by) * 2 // 3]
+        for person in seen_by:
+            notice = next(
+                m for m in slack.dm(person) if (m.metadata or {}).get("event_type") == "errata_notice"
+            )
+            slack.click(person, notice, "I've seen this")
+        _say(f"  {len(seen_by)} people click \"I've seen this\".")
+        _wait(lambda: store.memo(1).state == "retracted", timeout=300)
+        bot.core.status.flush()
+        _wait(lambda: store.retraction_counts(1).seen >= len(seen_by))
+
+        counts = store.memo_counts(1)
+        rcounts = store.retraction_counts(1)
+        _say("\nOutcome of M-1")
+        _say(
+            table(
+                ["recipients", "delivered", "failed", "cancelled", "acknowledged", "notified", "seen", "outstanding", "edited"],
+                [[
+                    counts.recipients,
+                    counts.delivered,
+                    counts.failed,
+                    counts.cancelled,
+                    counts.acknowledged,
+                    rcounts.notified,
+                    rcounts.seen,
+                    rcounts.outstanding,
+                    rcounts.edits_done,
+                ]],
+            )
+        )
+        _say("\nThe first recipients, person by person:")
+        rows = []
+        for copy in store.copies_of(1)[:12]:
+            notice = store.notice_for_copy(copy.id)
+            rows.append(
+                [
+                    copy.recipient_name,
+                    copy.state,
+                    "yes" if copy.acknowledged_at else "",
+                    notice.state if notice else "",
+                    "yes" if notice and notice.seen_at else "",
+                ]
+            )
+        _say(table(["recipient", "copy", "acknowledged", "notice", "seen"], rows))
+        return 0
+    finally:
+        bot.stop()
+        slack.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(run_demo())

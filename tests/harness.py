@@ -1,0 +1,75 @@
+"""The pieces every story needs: a stand-in Slack, a real bot served over HTTP
+against it, and waiting on conditions (never a fixed sleep)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.app import Bot
+from bot.config import load_settings
+from bot.sandbox import StandInSlack, generate_directory
+
+SECRET = "story-signing-secret"
+TOKEN = "xoxb-story-token"
+# The stand-in runs Slack's published limits this many times faster, and the
+# bot's budgets are scaled to match, so stories take seconds, not minutes.
+SCALE = 20.0
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 30.0, what: str = "condition"):
+    """Poll `condition` until it is truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(delay)
+        delay = min(0.2, delay * 1.5)
+
+
+def stand_in(people: int = 500, seed: int = 3, scale: float = SCALE, **kwargs) -> StandInSlack:
+    slack = StandInSlack(
+        generate_directory(people=people, seed=seed),
+        signing_secret=SECRET,
+        bot_token=TOKEN,
+        time_scale=scale,
+        **kwargs,
+    )
+    slack.start()
+    return slack
+
+
+def settings_for(slack: StandInSlack, db: Path, *, scale: float = SCALE, **overrides):
+    env = {
+        "SLACK_BOT_TOKEN": TOKEN,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "DATABASE_PATH": str(db),
+        "SLACK_POST_PER_MINUTE": str(int(300 * scale)),
+        "SLACK_UPDATE_PER_MINUTE": str(int(50 * scale)),
+        "STATUS_UPDATE_EVERY": "0.5s",
+        "LOG_LEVEL": "WARNING",
+    }
+    env.update({k: str(v) for k, v in overrides.items()})
+    return load_settings(env)
+
+
+def start_bot(slack: StandInSlack, db: Path, *, clock=None, scheduler: bool = False, **overrides) -> Bot:
+    bot = Bot(settings_for(slack, db, **overrides), clock=clock, idle_wait=0.05)
+    bot.start(scheduler=scheduler)
+    slack.bot_url = bot.serve_in_background()
+    return bot
+
+
+def copies_in_dm(slack: StandInSlack, user_id: str) -> list:
+    """The memo copies (not notices, not status messages) in a person's DM."""
+    return [m for m in slack.dm(user_id) if (m.metadata or {}).get("event_type") == "errata_copy"]
+
+
+def notices_in_dm(slack: StandInSlack, user_id: str) -> list:
+    return [m for m in slack.dm(user_id) if (m.metadata or {}).get("event_type") == "errata_notice"]
