@@ -7,6 +7,7 @@ reach); deactivated accounts, bots, app users and Slackbot come on top.
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 import unicodedata
@@ -51,6 +52,7 @@ def fold_ascii(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
+@functools.lru_cache(maxsize=4096)
 def _handle_part(text: str) -> str:
     folded = fold_ascii(text).lower()
     return "".join(c for c in folded if c.isascii() and c.isalnum())
@@ -77,9 +79,16 @@ class IdMaker:
         self._lock = threading.Lock()
 
     def make(self, prefix: str, length: int = 10) -> str:
+        space = 36**length
+        bits = space.bit_length() + 8
         with self._lock:
             while True:
-                new = prefix + "".join(self._rng.choices(ID_ALPHABET, k=length))
+                n = self._rng.getrandbits(bits) % space
+                chars = []
+                for _ in range(length):
+                    n, r = divmod(n, 36)
+                    chars.append(ID_ALPHABET[r])
+                new = prefix + "".join(chars)
                 if new not in self._seen:
                     self._seen.add(new)
                     return new
@@ -355,6 +364,7 @@ class Directory:
         self._created = int(self.now.timestamp()) - 3 * 365 * 86400
         self._tz_cache: dict[str, tuple[str, int]] = {}
         self._handles: set[str] = set()
+        self._handle_next: dict[str, int] = {}
         self.people: list[Person] = []  # every member, in users.list order
         self._by_id: dict[str, Person] = {}
         self._index: dict[str, int] = {}
@@ -453,13 +463,14 @@ class Directory:
         return cached
 
     def _unique_handle(self, base: str) -> str:
-        base = base or "user"
-        handle = base[:70]
-        n = 1
+        base = (base or "user")[:66]
         with self._lock:
+            handle = base
+            n = self._handle_next.get(base, 1)
             while handle in self._handles:
                 n += 1
-                handle = f"{base[:66]}{n}"
+                handle = f"{base}{n}"
+            self._handle_next[base] = n
             self._handles.add(handle)
         return handle
 
