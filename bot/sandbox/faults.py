@@ -61,6 +61,7 @@ class Faults:
         self._lock = threading.Lock()
         self._rules: dict[str | None, FaultRule] = {}
         self._bursts: dict[str, list] = {}  # method -> [remaining, retry_after]
+        self._drops: dict[str, list] = {}  # method -> [remaining, after]
         self._failed_users: dict[str, str] = {}
         self._counts: Counter[str] = Counter()
         self._by_method: Counter[tuple[str, str]] = Counter()
@@ -85,12 +86,29 @@ class Faults:
             self._refresh()
 
     def burst_429(self, method: str, count: int, retry_after: float | None = None) -> None:
-        """The next ``count`` calls of ``method`` get HTTP 429 (Retry-After in real seconds)."""
+        """The next ``count`` calls of ``method`` get HTTP 429.
+
+        ``retry_after`` (seconds) is sent as given; by default one Slack second
+        at the stand-in's time scale.
+        """
         with self._lock:
             if count <= 0:
                 self._bursts.pop(method, None)
             else:
                 self._bursts[method] = [count, retry_after]
+            self._refresh()
+
+    def drop_next(self, method: str, count: int = 1, *, after: bool = True) -> None:
+        """Drop the connection on the next ``count`` calls of ``method``.
+
+        ``after=True`` performs the call first (drop_after), ``False`` drops it
+        unperformed (drop_before). Deterministic, unlike the rates of ``set``.
+        """
+        with self._lock:
+            if count <= 0:
+                self._drops.pop(method, None)
+            else:
+                self._drops[method] = [count, after]
             self._refresh()
 
     def fail_user(self, user_id: str, error: str | None) -> None:
@@ -109,6 +127,7 @@ class Faults:
         with self._lock:
             self._rules.clear()
             self._bursts.clear()
+            self._drops.clear()
             self._failed_users.clear()
             self._refresh()
 
@@ -118,7 +137,7 @@ class Faults:
             self._by_method.clear()
 
     def _refresh(self) -> None:
-        self._active = bool(self._rules or self._bursts)
+        self._active = bool(self._rules or self._bursts or self._drops)
 
     # -------------------------------------------------------------- reporting
     @property
@@ -149,6 +168,15 @@ class Faults:
                     self._refresh()
                 self._count(method, "429")
                 return FaultPlan(burst_429=True, retry_after=burst[1])
+            drop = self._drops.get(method)
+            if drop is not None:
+                drop[0] -= 1
+                if drop[0] <= 0:
+                    del self._drops[method]
+                    self._refresh()
+                kind = "drop_after" if drop[1] else "drop_before"
+                self._count(method, kind)
+                return FaultPlan(drop_after=drop[1], drop_before=not drop[1])
             rule = self._rules.get(method) or self._rules.get(None)
             if rule is None:
                 return NO_FAULT

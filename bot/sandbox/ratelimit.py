@@ -65,7 +65,7 @@ class TokenBucket:
 
     def wait(self) -> float:
         """Seconds until one token is available (0 when one is)."""
-        if self.tokens >= 1.0:
+        if self.tokens >= 1.0 - 1e-9:
             return 0.0
         return (1.0 - self.tokens) / self.rate
 
@@ -221,7 +221,7 @@ class RateLimiter:
             if wait > 0:
                 return Decision(False, wait)
             for b in buckets:
-                b.tokens -= 1.0
+                b.tokens = max(0.0, b.tokens - 1.0)
             return Decision(True)
 
     def format_retry_after(self, seconds: float) -> str:

@@ -179,12 +179,17 @@ class StandInSlack:
         if plan.burst_429:
             self.recorder.fault(method)
             call.fault = "429"
-            wait = plan.retry_after if plan.retry_after is not None else 1.0 / self.time_scale
+            if plan.retry_after is None:
+                header = self._retry_after(1.0 / self.time_scale)
+            else:  # as the test gave it
+                header = format_retry_after(
+                    plan.retry_after, 1.0, integer=float(plan.retry_after).is_integer()
+                )
             return self._answer(
                 call,
                 {"ok": False, "error": "ratelimited"},
                 429,
-                {"Retry-After": self._retry_after(wait)},
+                {"Retry-After": header},
             )
         if plan.drop_before:
             self.recorder.fault(method)

@@ -204,7 +204,7 @@ class WebAPI:
             return None
         raw = arg_str(args, "channel") or ""
         if raw[:1] in ("U", "W"):
-            return self.ws.dm_by_user.get(raw) or ("dm:" + raw)
+            return self.ws.dm_id(raw)
         return raw
 
     # --------------------------------------------------------------- helpers

@@ -120,6 +120,19 @@ class Workspace:
             return self._counter
 
     # ---------------------------------------------------------- conversations
+    def dm_id(self, user_id: str) -> str:
+        """The D id the bot's DM with ``user_id`` has (or will have), without creating it."""
+        dm = self.dm_by_user.get(user_id)
+        if dm is not None:
+            return dm
+        digest = hashlib.sha1(f"{self.directory.team_id}:{user_id}".encode()).digest()
+        n = int.from_bytes(digest[:8], "big")
+        chars = []
+        for _ in range(10):
+            n, r = divmod(n, 36)
+            chars.append(ID_ALPHABET[r])
+        return "D" + "".join(chars)
+
     def dm_for(self, user_id: str) -> str:
         """The stable D id of the bot's DM with ``user_id`` (created on first use)."""
         dm = self.dm_by_user.get(user_id)
@@ -128,14 +141,8 @@ class Workspace:
         with self.lock:
             dm = self.dm_by_user.get(user_id)
             if dm is None:
-                digest = hashlib.sha1(f"{self.directory.team_id}:{user_id}".encode()).digest()
-                n = int.from_bytes(digest[:8], "big")
-                chars = []
-                for _ in range(10):
-                    n, r = divmod(n, 36)
-                    chars.append(ID_ALPHABET[r])
-                dm = "D" + "".join(chars)
-                while dm in self.user_by_dm:
+                dm = self.dm_id(user_id)
+                while dm in self.user_by_dm:  # a hash collision: vanishingly rare
                     dm = dm[:-1] + self._rng.choice(ID_ALPHABET)
                 self.dm_by_user[user_id] = dm
                 self.user_by_dm[dm] = user_id
