@@ -36,28 +36,48 @@ Rate limits
     at any scale). ``ceiling_per_second(method)`` gives the allowed rate.
 
 Faults
-    ``faults.set(method, status_5xx=, latency=, drop_before=, drop_after=)``,
-    ``faults.burst_429(method, n)``, ``faults.fail_user(user, "account_inactive")``,
-    ``faults.clear()``, ``faults.counts``. A drop aborts the TCP connection (RST);
-    drop_after performs the call first (the message IS posted), which is how a
-    careless retry double-sends.
+    ``faults.set(method, status_5xx=, latency=, drop_before=, drop_after=)``
+    (probabilities per call, seeded; a method's own rule replaces the
+    all-methods rule), ``faults.burst_429(method, n, retry_after=None)``,
+    ``faults.drop_next(method, n, after=True)`` (deterministic drops),
+    ``faults.fail_user(user, "account_inactive")``, ``faults.clear()``,
+    ``faults.counts`` ({"429", "5xx", "latency", "drop_before", "drop_after",
+    "fail_user"}). A drop aborts the TCP connection (RST): urllib raises
+    ConnectionResetError / RemoteDisconnected at once. drop_after performs the
+    call first (the message IS posted), which is how a careless retry
+    double-sends: slack_sdk's default ConnectionErrorRetryHandler does exactly
+    that. Keys "upload" and "response_url" fault those endpoints.
 
-Recording
-    ``calls(method)``, ``dm(user)`` / ``messages(channel)`` (current state, with
-    ``edits``), ``ephemerals(user)``, ``home(user)``, ``open_views(user)``,
-    ``files(channel)``, ``stats()`` (also ``GET /_sandbox/stats``), and
-    ``wait_for(predicate, timeout)`` to synchronise without sleeping.
+Recording (thread-safe; copies of the current state)
+    ``calls(method)`` -> [Call(method, args, status, ok, error, started,
+    finished, fault)] in arrival order; ``dm_channel(user)``; ``dm(user)`` /
+    ``messages(channel)`` / ``message(channel, ts)`` -> Message (text, blocks,
+    metadata, posted_at, edits, updated_at, deleted, ``content()``,
+    ``buttons()``); ``ephemerals(user)``; ``home(user)``; ``open_views(user)``;
+    ``files(channel)`` -> UploadedFile (name, title, content bytes, channel,
+    initial_comment); ``stats()`` (also ``GET /_sandbox/stats``);
+    ``wait_for(predicate, timeout)`` to synchronise without sleeping;
+    ``inject_message(channel, user, text)`` for messages people wrote.
+    The Directory: ``people`` / ``channels`` / ``groups`` lists,
+    ``active_humans()``, ``person(id)``, ``channel(id)``, ``group(id)``,
+    ``add_person`` / ``add_channel`` / ``add_group``.
 
 Acting as Slack (signed like Slack: v0 HMAC-SHA256 of ``v0:{ts}:{body}``)
-    ``command``, ``submit_view`` (fills inputs by label), ``close_view``,
-    ``click`` (message buttons), ``click_home``, ``click_view``,
+    ``command`` ("/retract M-7 why" is split into command and text),
+    ``submit_view`` (fills inputs by label; unfilled inputs carry their
+    initial value or Slack's empty shape; waits up to ``wait`` s for a modal),
+    ``close_view``, ``click`` (message buttons, also in ephemerals),
+    ``click_home``, ``click_view`` (a button in the top modal),
     ``message_shortcut``, ``send_event``, ``open_home``; ``sign`` and
     ``post_raw`` for forged, stale or replayed requests. Each returns a
-    ``Reply``. Answers are applied as Slack applies them: a command's HTTP body
-    becomes an ephemeral message; ``response_action`` errors/update/push/clear
-    drive the modal stack; response_url posts (ephemeral by default,
-    ``in_channel``, ``replace_original``, ``delete_original``) answer
-    ``{"ok": true}``. Answers slower than 3 s are ignored, as Slack ignores them.
+    ``Reply(status, headers, body, elapsed)``. Answers are applied as Slack
+    applies them: a command's HTTP body (plain text or JSON) becomes an
+    ephemeral message (``in_channel`` posts it); ``response_action``
+    errors/update/push/clear drive the modal stack (``Reply.errors``,
+    ``Reply.errors_by_label``); response_url posts (ephemeral by default,
+    ``in_channel``, ``replace_original``, ``delete_original``) are answered
+    ``200 {"ok": true}``. Answers slower than ``ack_timeout`` (3 s) are
+    ignored, as Slack ignores them. Trigger ids live 3 s and open one view.
 
 Deliberate differences from real Slack
     - One workspace, one app, one bot token; no OAuth, no Socket Mode, no
@@ -79,6 +99,13 @@ Deliberate differences from real Slack
     - The response_url accepts 5 uses in 30 minutes, then ``used_url`` (HTTP 404).
     - Deactivated members come without tz, colour and role flags, as Slack
       sends them; read those fields with ``.get``.
+    - Slack does not publish its limiter: here it is a token bucket per method
+      (and per channel for chat.postMessage) that starts full.
+    - chat.update with text over 40,000 characters answers ``msg_too_long``;
+      chat.postMessage truncates with the ``message_truncated`` warning.
+    - conversations.open with a deactivated user answers ``user_disabled``.
+    - The upload URL is on the stand-in (``/upload/v1/<file_id>.<secret>``) and
+      answers ``200 "OK - <bytes>"``; files are shared synchronously.
 """
 
 from bot.sandbox.directory import Channel, Directory, Person, UserGroup, generate_directory

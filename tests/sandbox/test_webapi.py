@@ -347,3 +347,39 @@ def test_stats_over_http(slack, client, humans):
         stats = json.loads(resp.read())["stats"]
     assert stats["chat.postMessage"]["accepted"] == 1
     assert slack.stats()["chat.postMessage"]["first_accepted"] is not None
+
+
+def test_fifty_concurrent_clients_are_all_served(slack):
+    barrier = threading.Barrier(50)
+    failures, lock = [], threading.Lock()
+
+    def worker():
+        c = WebClient(token=TOKEN, base_url=slack.api_url, retry_handlers=[])
+        barrier.wait()
+        for _ in range(4):
+            try:
+                assert c.auth_test()["ok"]
+            except Exception as e:
+                with lock:
+                    failures.append(repr(e))
+
+    threads = [threading.Thread(target=worker) for _ in range(50)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert len(slack.calls("auth.test")) == 200
+
+
+def test_wait_for_wakes_up_on_a_change(slack, client, humans):
+    results = []
+    waiter = threading.Thread(
+        target=lambda: results.append(slack.wait_for(lambda: slack.dm(humans[0]), timeout=5))
+    )
+    waiter.start()
+    client.chat_postMessage(channel=humans[0], text="here")
+    waiter.join()
+    assert results[0][0].text == "here"
+    with pytest.raises(TimeoutError):
+        slack.wait_for(lambda: slack.dm(humans[1]), timeout=0.05)
