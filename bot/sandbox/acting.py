@@ -181,11 +181,22 @@ class Actor:
         return msg
 
     def click(self, user_id: str, message: Message, button_text: str) -> Reply:
-        """Click the button labelled ``button_text`` in ``message`` (its current version)."""
-        msg = self._current(user_id, message)
+        """Click the button labelled ``button_text`` in ``message``.
+
+        ``message`` is the version the person sees: a snapshot taken before an
+        edit still has its buttons (a stale screen, a double click), and the
+        payload carries that version, as a Slack client would send it. When
+        the snapshot has no such button, the current version is used. A
+        deleted message cannot be clicked.
+        """
+        current = self._current(user_id, message)
         with self.ws.lock:
-            btn = blockkit.find_button(msg.blocks, button_text)
-            rendered = self.slack.api.render(msg, include_metadata=False)
+            seen = current
+            if any(b["text"] == button_text for b in blockkit.buttons(message.blocks)):
+                seen = message
+            btn = blockkit.find_button(seen.blocks, button_text)
+            rendered = self.slack.api.render(seen, include_metadata=False)
+        msg = current
         hook = self.ws.issue_hook("actions", user_id, msg.channel, msg.ts, msg.is_ephemeral)
         payload: dict[str, Any] = {
             "type": "block_actions",

@@ -624,3 +624,26 @@ def test_raw_forged_and_stale_requests(slack, receiver):
     reply = slack.post_raw(body, {"Content-Type": "application/x-www-form-urlencoded", **forged})
     assert reply.status == 401 and reply.json() == {"error": "invalid request"}
     assert receiver.last().headers["x-slack-signature"] == forged["X-Slack-Signature"]
+
+
+def test_a_stale_snapshot_can_still_be_clicked(slack, client, receiver, humans):
+    person = humans[2]
+    blocks = [
+        {
+            "type": "actions",
+            "elements": [
+                {"type": "button", "text": plain("Acknowledge"), "action_id": "ack", "value": "c"}
+            ],
+        }
+    ]
+    posted = client.chat_postMessage(channel=person, text="memo", blocks=blocks)
+    before = slack.dm(person)[0]
+    client.chat_update(channel=posted["channel"], ts=posted["ts"], text="RETRACTED", blocks=[])
+    slack.click(person, before, "Acknowledge")  # the screen had not refreshed yet
+    p = receiver.last().payload
+    assert p["actions"][0]["action_id"] == "ack" and p["message"]["text"] == "memo"
+    with pytest.raises(LookupError, match="no button 'Acknowledge'"):
+        slack.click(person, slack.dm(person)[0], "Acknowledge")  # the current version has none
+    client.chat_delete(channel=posted["channel"], ts=posted["ts"])
+    with pytest.raises(LookupError, match="deleted"):
+        slack.click(person, before, "Acknowledge")
