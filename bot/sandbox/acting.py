@@ -184,16 +184,24 @@ class Actor:
         """Click the button labelled ``button_text`` in ``message``.
 
         ``message`` is the version the person sees: a snapshot taken before an
-        edit still has its buttons (a stale screen, a double click), and the
-        payload carries that version, as a Slack client would send it. When
-        the snapshot has no such button, the current version is used. A
-        deleted message cannot be clicked.
+        edit still has its buttons (a stale screen), and the payload carries
+        that version, as a Slack client would send it. When neither the
+        snapshot nor the current version has the button but an earlier
+        version did, that version is clicked (a double click racing the
+        edit). A deleted message cannot be clicked.
         """
         current = self._current(user_id, message)
         with self.ws.lock:
             seen = current
-            if any(b["text"] == button_text for b in blockkit.buttons(message.blocks)):
+            if _has_button(message.blocks, button_text):
                 seen = message
+            elif not _has_button(current.blocks, button_text):
+                # A double click: the person's screen still shows a version with the button.
+                for version in reversed(current.edits):
+                    if _has_button(version.blocks, button_text):
+                        seen = current.snapshot()
+                        seen.text, seen.blocks = version.text, version.blocks
+                        break
             btn = blockkit.find_button(seen.blocks, button_text)
             rendered = self.slack.api.render(seen, include_metadata=False)
         msg = current
@@ -554,6 +562,10 @@ class Actor:
             else:
                 self.ws.add_ephemeral(msg)
         return 200, {"ok": True}
+
+
+def _has_button(blocks: list | None, text: str) -> bool:
+    return any(b["text"] == text for b in blockkit.buttons(blocks))
 
 
 def _top_id(ws, user_id: str) -> str | None:

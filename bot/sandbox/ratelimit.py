@@ -162,6 +162,27 @@ class RateLimiter:
             return math.inf
         return per_minute / 60.0 * self.time_scale
 
+    def burst(self, method: str, *, per_channel: bool = False) -> float:
+        """How many calls a full bucket lets through at once (inf if unlimited).
+
+        For chat.postMessage: the workspace bucket (``per_channel=True``: one
+        channel's bucket). A client hammering for T seconds gets about
+        ``burst + ceiling_per_second * T`` calls accepted.
+        """
+        if not self.enabled:
+            return math.inf
+        if method == "chat.postMessage":
+            if per_channel:
+                return (
+                    math.inf
+                    if self.per_minute(method) is None
+                    else max(1.0, self.post_channel_burst)
+                )
+            ppm = self._post_per_minute
+            return math.inf if ppm is None else self._capacity(ppm)
+        per_minute = self.per_minute(method)
+        return math.inf if per_minute is None else self._capacity(per_minute)
+
     def _capacity(self, per_minute: float) -> float:
         return max(1.0, per_minute / 60.0 * self.burst_seconds)
 

@@ -306,6 +306,10 @@ class StandInSlack:
         """The steady-state rate the stand-in allows for ``method``, in calls per real second."""
         return self.rate_limits.ceiling_per_second(method, per_channel=per_channel)
 
+    def burst(self, method: str, *, per_channel: bool = False) -> float:
+        """How many calls of ``method`` a full bucket accepts at once (before the ceiling applies)."""
+        return self.rate_limits.burst(method, per_channel=per_channel)
+
     def dm_channel(self, user_id: str) -> str | None:
         """The D id of the bot's DM with ``user_id``, once the bot has used it."""
         return self.workspace.dm_if_open(user_id)
