@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import random
 import string
+import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -71,12 +72,15 @@ class IdSource:
 
     def __init__(self, seed: int = 1):
         self._rng = random.Random(seed)
+        self._lock = threading.Lock()
 
     def block_id(self) -> str:
-        return "".join(self._rng.choices(_ID_CHARS, k=5))
+        with self._lock:
+            return "".join(self._rng.choices(_ID_CHARS, k=5))
 
     def action_id(self) -> str:
-        return "".join(self._rng.choices(_ID_CHARS, k=5))
+        with self._lock:
+            return "".join(self._rng.choices(_ID_CHARS, k=5))
 
 
 # ------------------------------------------------------------------ parsing

@@ -10,6 +10,7 @@ import contextlib
 import json
 import socket
 import struct
+import sys
 import threading
 from dataclasses import dataclass, field
 from email.parser import BytesParser
@@ -120,6 +121,12 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
         super().__init__(address, Handler)
+
+    def handle_error(self, request, client_address) -> None:
+        """Connection-level errors (resets, sockets closed at stop) are normal here."""
+        if isinstance(sys.exc_info()[1], (OSError, ValueError)):
+            return
+        super().handle_error(request, client_address)
 
     def track(self, sock: socket.socket, add: bool) -> None:
         with self._conns_lock:

@@ -181,7 +181,6 @@ class WebAPI:
         self.faults = faults
         self.root_url = root_url
         self.ids = blockkit.IdSource(seed=len(directory.team_id) * 31 + 7)
-        self._ids_lock = workspace.lock
 
     # -------------------------------------------------------------- dispatch
     def has(self, method: str) -> bool:
@@ -235,8 +234,7 @@ class WebAPI:
         return out
 
     def fill_ids(self, blocks: list) -> list:
-        with self._ids_lock:
-            return blockkit.fill_ids(blocks, self.ids)
+        return blockkit.fill_ids(blocks, self.ids)
 
     def _person(self, user_id: str | None):
         return self.dir.person(user_id) if user_id else None
