@@ -118,7 +118,13 @@ class Bot:
         from waitress import serve
 
         log.info("serving Slack at :%d/slack/events", self.settings.port)
-        serve(wsgi_application(self.app), host="0.0.0.0", port=self.settings.port, threads=16, ident="errata")
+        serve(
+            wsgi_application(self.app),
+            host="0.0.0.0",
+            port=self.settings.port,
+            threads=16,
+            ident="errata",
+        )
 
     def stop(self) -> None:
         if self._server is not None:

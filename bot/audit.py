@@ -6,6 +6,7 @@ Changing, deleting or inserting a row breaks the chain at that row, and
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterable
@@ -64,8 +65,6 @@ def export_lines(entries: Iterable[dict]) -> Iterable[str]:
     """The log as JSON lines, detail decoded, in chain order."""
     for entry in entries:
         row = dict(entry)
-        try:
+        with contextlib.suppress(json.JSONDecodeError):
             row["detail"] = json.loads(row["detail"] or "{}")
-        except json.JSONDecodeError:
-            pass
         yield json.dumps(row, ensure_ascii=False, sort_keys=True)

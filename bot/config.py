@@ -118,26 +118,97 @@ def _channel(value: str) -> str:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("SLACK_BOT_TOKEN", None, "Bot token (xoxb-...) from the app's OAuth page", _token("xoxb-"), required=True),
-    Setting("SLACK_SIGNING_SECRET", None, "Signing secret from Basic Information; needed for the HTTP mode"),
-    Setting("SLACK_APP_TOKEN", "", "App-level token (xapp-...) with connections:write; when set, the bot runs in Socket Mode"),
-    Setting("SLACK_API_URL", "https://slack.com/api/", "Web API base URL; tests and the demo point it at the stand-in Slack", _url),
+    Setting(
+        "SLACK_BOT_TOKEN",
+        None,
+        "Bot token (xoxb-...) from the app's OAuth page",
+        _token("xoxb-"),
+        required=True,
+    ),
+    Setting(
+        "SLACK_SIGNING_SECRET",
+        None,
+        "Signing secret from Basic Information; needed for the HTTP mode",
+    ),
+    Setting(
+        "SLACK_APP_TOKEN",
+        "",
+        "App-level token (xapp-...) with connections:write; when set, the bot runs in Socket Mode",
+    ),
+    Setting(
+        "SLACK_API_URL",
+        "https://slack.com/api/",
+        "Web API base URL; tests and the demo point it at the stand-in Slack",
+        _url,
+    ),
     Setting("DATABASE_PATH", "errata.db", "SQLite database file"),
     Setting("PORT", "3000", "HTTP port for /slack/events and /healthz", _port),
-    Setting("COMMS_STAFF", "", "Comma-separated user IDs or user-group IDs allowed to send and retract memos", _principals),
-    Setting("AUDITORS", "", "Comma-separated user IDs or user-group IDs allowed to list, report and verify", _principals),
-    Setting("ESCALATION_CHANNEL", "", "Channel ID that also receives escalations (optional)", _channel),
-    Setting("RETRACTION_REMIND_AFTER", "2h", "First reminder of an unconfirmed retraction after this long", _duration),
+    Setting(
+        "COMMS_STAFF",
+        "",
+        "Comma-separated user IDs or user-group IDs allowed to send and retract memos",
+        _principals,
+    ),
+    Setting(
+        "AUDITORS",
+        "",
+        "Comma-separated user IDs or user-group IDs allowed to list, report and verify",
+        _principals,
+    ),
+    Setting(
+        "ESCALATION_CHANNEL", "", "Channel ID that also receives escalations (optional)", _channel
+    ),
+    Setting(
+        "RETRACTION_REMIND_AFTER",
+        "2h",
+        "First reminder of an unconfirmed retraction after this long",
+        _duration,
+    ),
     Setting("REMIND_EVERY", "24h", "Then a reminder every this long", _duration),
     Setting("MAX_REMINDERS", "3", "Reminders per person before escalation", _count),
-    Setting("WORKING_HOURS", "09:00-18:00", "Reminders only inside these hours in the recipient's time zone; off disables the window", WorkingHours.parse),
+    Setting(
+        "WORKING_HOURS",
+        "09:00-18:00",
+        "Reminders only inside these hours in the recipient's time zone; off disables the window",
+        WorkingHours.parse,
+    ),
     Setting("DEFAULT_TIMEZONE", "UTC", "Time zone for people whose profile has none", _timezone),
-    Setting("SHOW_RETRACTED_BODY", "false", "Keep a retracted memo's body in the edited original, struck through", _bool),
-    Setting("SLACK_POST_PER_MINUTE", "300", "chat.postMessage budget (Slack: several hundred a minute per workspace); 429s are honoured either way", _positive_int),
-    Setting("SLACK_UPDATE_PER_MINUTE", "50", "chat.update budget (Slack Tier 3: 50+ a minute)", _positive_int),
-    Setting("SEND_CONCURRENCY", "8", "Messages in flight at once per stream; bounds the copies whose fate is unknown after a crash", _positive_int),
-    Setting("STATUS_UPDATE_EVERY", "5s", "How often a live status message is refreshed at most", _duration),
-    Setting("DIRECTORY_REFRESH_EVERY", "6h", "How often the people directory is refreshed from Slack in the background", _duration),
+    Setting(
+        "SHOW_RETRACTED_BODY",
+        "false",
+        "Keep a retracted memo's body in the edited original, struck through",
+        _bool,
+    ),
+    Setting(
+        "SLACK_POST_PER_MINUTE",
+        "300",
+        "chat.postMessage budget (Slack: several hundred a minute per workspace); 429s are honoured either way",
+        _positive_int,
+    ),
+    Setting(
+        "SLACK_UPDATE_PER_MINUTE",
+        "50",
+        "chat.update budget (Slack Tier 3: 50+ a minute)",
+        _positive_int,
+    ),
+    Setting(
+        "SEND_CONCURRENCY",
+        "8",
+        "Messages in flight at once per stream; bounds the copies whose fate is unknown after a crash",
+        _positive_int,
+    ),
+    Setting(
+        "STATUS_UPDATE_EVERY",
+        "5s",
+        "How often a live status message is refreshed at most",
+        _duration,
+    ),
+    Setting(
+        "DIRECTORY_REFRESH_EVERY",
+        "6h",
+        "How often the people directory is refreshed from Slack in the background",
+        _duration,
+    ),
     Setting("LOG_LEVEL", "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR", _log_level),
 )
 

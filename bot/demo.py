@@ -37,7 +37,9 @@ def _say(text: str = "") -> None:
 
 def table(headers: list[str], rows: list[list]) -> str:
     cells = [[str(c) for c in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in cells)) if cells else len(h) for i, h in enumerate(headers)
+    ]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
     rule = "  ".join("-" * w for w in widths)
     body = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
@@ -79,9 +81,7 @@ def run_demo(people: int = 300, seed: int = 7) -> int:
         name = lambda user_id: directory.person(user_id).real_name  # noqa: E731
 
         _say(f"Stand-in Slack at {slack.api_url} with {len(directory.people)} accounts:")
-        _say(
-            f"  {len(humans)} active people, the rest bots, deactivated accounts and Slackbot."
-        )
+        _say(f"  {len(humans)} active people, the rest bots, deactivated accounts and Slackbot.")
         _say(f"Errata is serving {slack.bot_url}/slack/events; database {workdir / 'errata.db'}")
         _say(f"Slack's rate limits apply, {SCALE:g} times faster.\n")
 
@@ -110,7 +110,11 @@ def run_demo(people: int = 300, seed: int = 7) -> int:
         acknowledged: set[str] = set()
         while store.memo_counts(1).delivered < total * 0.4:
             for person in humans:
-                copies = [m for m in slack.dm(person) if (m.metadata or {}).get("event_type") == "errata_copy"]
+                copies = [
+                    m
+                    for m in slack.dm(person)
+                    if (m.metadata or {}).get("event_type") == "errata_copy"
+                ]
                 if copies and person not in acknowledged and rng.random() < 0.3:
                     slack.click(person, copies[0], "Acknowledge")
                     acknowledged.add(person)
@@ -143,10 +147,12 @@ def run_demo(people: int = 300, seed: int = 7) -> int:
         seen_by = seen_by[: len(seen_by) * 2 // 3]
         for person in seen_by:
             notice = next(
-                m for m in slack.dm(person) if (m.metadata or {}).get("event_type") == "errata_notice"
+                m
+                for m in slack.dm(person)
+                if (m.metadata or {}).get("event_type") == "errata_notice"
             )
             slack.click(person, notice, "I've seen this")
-        _say(f"  {len(seen_by)} people click \"I've seen this\".")
+        _say(f'  {len(seen_by)} people click "I\'ve seen this".')
         _wait(lambda: store.memo(1).state == "retracted", timeout=300)
         bot.core.status.flush()
         _wait(lambda: store.retraction_counts(1).seen >= len(seen_by))
@@ -156,18 +162,30 @@ def run_demo(people: int = 300, seed: int = 7) -> int:
         _say("\nOutcome of M-1")
         _say(
             table(
-                ["recipients", "delivered", "failed", "cancelled", "acknowledged", "notified", "seen", "outstanding", "edited"],
-                [[
-                    counts.recipients,
-                    counts.delivered,
-                    counts.failed,
-                    counts.cancelled,
-                    counts.acknowledged,
-                    rcounts.notified,
-                    rcounts.seen,
-                    rcounts.outstanding,
-                    rcounts.edits_done,
-                ]],
+                [
+                    "recipients",
+                    "delivered",
+                    "failed",
+                    "cancelled",
+                    "acknowledged",
+                    "notified",
+                    "seen",
+                    "outstanding",
+                    "edited",
+                ],
+                [
+                    [
+                        counts.recipients,
+                        counts.delivered,
+                        counts.failed,
+                        counts.cancelled,
+                        counts.acknowledged,
+                        rcounts.notified,
+                        rcounts.seen,
+                        rcounts.outstanding,
+                        rcounts.edits_done,
+                    ]
+                ],
             )
         )
         _say("\nThe first recipients, person by person:")

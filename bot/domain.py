@@ -269,7 +269,9 @@ def compose_errors(
 def retract_errors(*, reason: str) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not reason.strip():
-        errors["reason"] = "Say why the memo is being retracted; everyone who got it will read this."
+        errors["reason"] = (
+            "Say why the memo is being retracted; everyone who got it will read this."
+        )
     elif len(reason) > REASON_LIMIT:
         errors["reason"] = f"The reason is {len(reason)} characters; the limit is {REASON_LIMIT}."
     return errors

@@ -172,7 +172,9 @@ class Outbox:
     def _send_notice(self, platform: Platform, notice, copy, memo) -> None:
         retraction = self.store.retraction(memo.id)
         if notice.in_doubt:
-            outcome = platform.find_sent("notice", notice.id, notice.recipient_id, retraction.retracted_at)
+            outcome = platform.find_sent(
+                "notice", notice.id, notice.recipient_id, retraction.retracted_at
+            )
         else:
             outcome = platform.send_notice(memo, retraction, copy, notice)
         self._record("notices", notice.id, memo.id, outcome)
@@ -180,15 +182,27 @@ class Outbox:
     def _send_reminder(self, platform: Platform, reminder: dict) -> None:
         memo = self.store.memo(reminder["memo_id"])
         if reminder["in_doubt"]:
-            since = self.store.retraction(memo.id).retracted_at if reminder["kind"] == "retraction" else memo.created_at
-            outcome = platform.find_sent("reminder", reminder["id"], reminder["recipient_id"], since)
+            since = (
+                self.store.retraction(memo.id).retracted_at
+                if reminder["kind"] == "retraction"
+                else memo.created_at
+            )
+            outcome = platform.find_sent(
+                "reminder", reminder["id"], reminder["recipient_id"], since
+            )
         elif reminder["kind"] == "retraction":
             notice = self.store.notice(reminder["target_id"])
             outcome = platform.send_reminder(
-                memo, self.store.retraction(memo.id), self.store.copy(notice.copy_id), notice, reminder
+                memo,
+                self.store.retraction(memo.id),
+                self.store.copy(notice.copy_id),
+                notice,
+                reminder,
             )
         else:
-            outcome = platform.send_reminder(memo, None, self.store.copy(reminder["target_id"]), None, reminder)
+            outcome = platform.send_reminder(
+                memo, None, self.store.copy(reminder["target_id"]), None, reminder
+            )
         self._record("reminders", reminder["id"], memo.id, outcome)
 
     def _send_escalation(self, platform: Platform, escalation: dict) -> None:

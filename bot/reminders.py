@@ -21,7 +21,9 @@ log = logging.getLogger(__name__)
 
 
 class Reminders:
-    def __init__(self, store: Store, clock: Clock, settings: Settings, on_queued: Callable[[], None]):
+    def __init__(
+        self, store: Store, clock: Clock, settings: Settings, on_queued: Callable[[], None]
+    ):
         self.store = store
         self.clock = clock
         self.settings = settings
@@ -60,14 +62,19 @@ class Reminders:
             # Someone due while the bot was down, or whose window has just closed, waits for
             # their next window rather than getting a reminder at night.
             closed = [
-                t for t in self.store.due_reminder_targets(kind, limit, now)
+                t
+                for t in self.store.due_reminder_targets(kind, limit, now)
                 if self.settings.working_hours.next_open(now, self.zone(t["tz"])) > now
             ]
             if closed:
                 self.store.schedule_reminders(
                     kind,
                     [
-                        (t["id"], self.settings.working_hours.next_open(now, self.zone(t["tz"])), now)
+                        (
+                            t["id"],
+                            self.settings.working_hours.next_open(now, self.zone(t["tz"])),
+                            now,
+                        )
                         for t in closed
                     ],
                     now,

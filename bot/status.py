@@ -77,7 +77,9 @@ class StatusBoard:
         if platform is None:
             return True
         report = StatusReport(memo, self.store.memo_counts(memo_id))
-        ok = self._show(platform, memo.sender_id, report, "memo", memo.status_channel, memo.status_ts)
+        ok = self._show(
+            platform, memo.sender_id, report, "memo", memo.status_channel, memo.status_ts
+        )
         retraction = self.store.retraction(memo_id)
         if retraction is not None:
             report.retraction = retraction

@@ -15,7 +15,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -327,10 +327,8 @@ class Store:
     def close(self) -> None:
         with self._lock:
             for conn in self._connections:
-                try:
+                with suppress(sqlite3.ProgrammingError):
                     conn.close()
-                except sqlite3.ProgrammingError:
-                    pass
             self._connections.clear()
         self._local = threading.local()
 
@@ -412,9 +410,7 @@ class Store:
         """Every audit entry in order, read in batches so memory stays flat."""
         last = after_id
         while True:
-            rows = self._rows(
-                "SELECT * FROM audit WHERE id > ? ORDER BY id LIMIT ?", [last, batch]
-            )
+            rows = self._rows("SELECT * FROM audit WHERE id > ? ORDER BY id LIMIT ?", [last, batch])
             if not rows:
                 return
             yield from rows
@@ -488,9 +484,7 @@ class Store:
         )
 
     def directory_synced_at(self, platform: str) -> datetime | None:
-        row = self._row(
-            "SELECT value FROM meta WHERE key = ?", [f"directory_synced_at:{platform}"]
-        )
+        row = self._row("SELECT value FROM meta WHERE key = ?", [f"directory_synced_at:{platform}"])
         return from_text(row["value"]) if row else None
 
     def everyone(self, platform: str) -> list[Recipient]:
@@ -598,7 +592,9 @@ class Store:
         marks = ",".join("?" * len(states))
         return [
             _memo(row)
-            for row in self._rows(f"SELECT * FROM memos WHERE state IN ({marks}) ORDER BY id", states)
+            for row in self._rows(
+                f"SELECT * FROM memos WHERE state IN ({marks}) ORDER BY id", states
+            )
         ]
 
     def recent_memos(self, limit: int = 20, *, sender_id: str | None = None) -> list[Memo]:
@@ -656,15 +652,16 @@ class Store:
                         subject=f"{person.platform}:{person.id}",
                         detail={"error": person.error},
                     )
-            db.execute(
-                "UPDATE memos SET recipients_added_at = ? WHERE id = ?", [stamp, memo_id]
-            )
+            db.execute("UPDATE memos SET recipients_added_at = ? WHERE id = ?", [stamp, memo_id])
             self._audit(
                 db,
                 now,
                 "recipients resolved",
                 memo_id=memo_id,
-                detail={"recipients": len(rows), "unreachable": sum(1 for p in recipients if p.error)},
+                detail={
+                    "recipients": len(rows),
+                    "unreachable": sum(1 for p in recipients if p.error),
+                },
             )
             self._close_memo_if_done(db, memo_id, now)
         return len(rows)
@@ -737,7 +734,9 @@ class Store:
 
     def claim_notice(self, platform: str, now: datetime) -> tuple[Notice, Copy, Memo] | None:
         """Take the next due notice: everyone who acknowledged the memo (priority 0)
-        is notified before anyone else (priority 1) is started."""
+        is notified before anyone else (priority 1) is started. A first-priority notice
+        only waiting out a 429 still holds the others back; one that has failed and
+        waits for a retry does not."""
         stamp = to_text(now)
         with self._write() as db:
             row = db.execute(
@@ -745,7 +744,7 @@ class Store:
                 " SELECT n.id FROM notices n WHERE n.state = ? AND n.platform = ?"
                 " AND n.next_attempt_at <= ? AND NOT (n.priority > 0 AND EXISTS ("
                 "  SELECT 1 FROM notices f WHERE f.memo_id = n.memo_id AND f.priority < n.priority"
-                "  AND (f.state = ? OR (f.state = ? AND f.next_attempt_at <= ?))))"
+                "  AND (f.state = ? OR (f.state = ? AND (f.next_attempt_at <= ? OR f.attempts = 0)))))"
                 " ORDER BY n.priority, n.id LIMIT 1) RETURNING *",
                 [SENDING, stamp, PENDING, platform, stamp, SENDING, PENDING, stamp],
             )
@@ -755,7 +754,9 @@ class Store:
         notice = _notice(claimed)
         return notice, self.copy(notice.copy_id), self.memo(notice.memo_id)
 
-    def claim_edit(self, platform: str, now: datetime) -> tuple[Edit, Copy, Notice | None, Memo] | None:
+    def claim_edit(
+        self, platform: str, now: datetime
+    ) -> tuple[Edit, Copy, Notice | None, Memo] | None:
         """Take the next due edit. An edit waits until its notice has settled,
         so the edited original can point at the notice."""
         stamp = to_text(now)
@@ -789,7 +790,9 @@ class Store:
                 )
             else:
                 self._cancel_copy(db, copy_id, now)
-                memo_id = db.execute("SELECT memo_id FROM copies WHERE id = ?", [copy_id]).fetchone()[0]
+                memo_id = db.execute(
+                    "SELECT memo_id FROM copies WHERE id = ?", [copy_id]
+                ).fetchone()[0]
                 self._close_retraction_if_done(db, memo_id, now)
 
     def _cancel_copy(self, db: sqlite_utils.Database, copy_id: int, now: datetime) -> None:
@@ -849,7 +852,9 @@ class Store:
                     detail["confirmed_after_doubt"] = True
                 if kind == "reminders":
                     detail.update(kind=item["kind"], seq=item["seq"])
-                self._audit(db, now, f"{label} delivered", memo_id=memo_id, subject=subject, detail=detail)
+                self._audit(
+                    db, now, f"{label} delivered", memo_id=memo_id, subject=subject, detail=detail
+                )
                 if kind == "copies":
                     self._queue_retraction_of_copy(db, item_id, now)
                 elif kind == "reminders":
@@ -864,7 +869,9 @@ class Store:
             elif isinstance(outcome, Failed):
                 new_state = self._fail(db, kind, item, outcome.reason, now, subject)
             elif isinstance(outcome, NotFound):
-                memo_state = db.execute("SELECT state FROM memos WHERE id = ?", [memo_id]).fetchone()[0]
+                memo_state = db.execute(
+                    "SELECT state FROM memos WHERE id = ?", [memo_id]
+                ).fetchone()[0]
                 if kind == "copies" and memo_state != MEMO_SENDING:
                     db.execute("UPDATE copies SET in_doubt = 0 WHERE id = ?", [item_id])
                     self._cancel_copy(db, item_id, now)
@@ -884,7 +891,11 @@ class Store:
                     attempts += 1
                     if isinstance(outcome, Unknown):
                         in_doubt = 1
-                    delay = outcome.after if isinstance(outcome, Retry) and outcome.after else backoff(attempts)
+                    delay = (
+                        outcome.after
+                        if isinstance(outcome, Retry) and outcome.after
+                        else backoff(attempts)
+                    )
                 if attempts >= MAX_ATTEMPTS:
                     reason = outcome.reason
                     if in_doubt:
@@ -918,7 +929,12 @@ class Store:
             self._count_reminder(db, item, now, delivered=False)
         label = LABELS[kind]
         self._audit(
-            db, now, f"{label} failed", memo_id=item["memo_id"], subject=subject, detail={"error": reason}
+            db,
+            now,
+            f"{label} failed",
+            memo_id=item["memo_id"],
+            subject=subject,
+            detail={"error": reason},
         )
         return FAILED
 
@@ -950,9 +966,7 @@ class Store:
         if row and row[0] in (MEMO_RETRACTING, MEMO_RETRACTED):
             self._queue_notices_and_edits(db, row[1], now, copy_ids=[copy_id])
             if row[0] == MEMO_RETRACTED:
-                db.execute(
-                    "UPDATE memos SET state = ? WHERE id = ?", [MEMO_RETRACTING, row[1]]
-                )
+                db.execute("UPDATE memos SET state = ? WHERE id = ?", [MEMO_RETRACTING, row[1]])
                 db.execute("UPDATE retractions SET done_at = NULL WHERE memo_id = ?", [row[1]])
 
     def _queue_notices_and_edits(
@@ -1026,7 +1040,9 @@ class Store:
                 },
             )
             for platform, recipient in cancelled:
-                self._audit(db, now, "copy cancelled", memo_id=memo_id, subject=f"{platform}:{recipient}")
+                self._audit(
+                    db, now, "copy cancelled", memo_id=memo_id, subject=f"{platform}:{recipient}"
+                )
             self._close_retraction_if_done(db, memo_id, now)
         return self.retraction(memo_id)
 
@@ -1130,7 +1146,8 @@ class Store:
                 return Click("retracted", memo_id=memo_id)
             if acked:
                 return Click("already", from_text(acked), memo_id)
-            if state != DELIVERED or not ask_ack:
+            # A click proves the copy arrived, even if its send is not recorded yet.
+            if state == CANCELLED or not ask_ack:
                 return Click("closed", memo_id=memo_id)
             db.execute(
                 "UPDATE copies SET acknowledged_at = ? WHERE id = ? AND acknowledged_at IS NULL",
@@ -1138,7 +1155,12 @@ class Store:
             )
             self._cancel_reminders(db, ACK_REMINDER, "target_id = ?", [copy_id])
             self._audit(
-                db, now, "acknowledged", actor=user_id, memo_id=memo_id, subject=f"{platform}:{user_id}"
+                db,
+                now,
+                "acknowledged",
+                actor=user_id,
+                memo_id=memo_id,
+                subject=f"{platform}:{user_id}",
             )
         return Click("recorded", now, memo_id)
 
@@ -1170,7 +1192,9 @@ class Store:
                 [to_text(now), notice_id],
             )
             self._cancel_reminders(db, RETRACTION_REMINDER, "target_id = ?", [notice_id])
-            self._audit(db, now, "seen", actor=user_id, memo_id=memo_id, subject=f"{platform}:{user_id}")
+            self._audit(
+                db, now, "seen", actor=user_id, memo_id=memo_id, subject=f"{platform}:{user_id}"
+            )
         return Click("recorded", now, memo_id)
 
     # ------------------------------------------------------------ reminders and escalations
@@ -1272,7 +1296,17 @@ class Store:
                 " WHERE n.state = ? AND n.seen_at IS NULL AND n.next_reminder_at <= ?"
                 " AND n.reminders_sent < ? AND m.state IN (?, ?)"
             )
-            params = [kind, PENDING, stamp, stamp, DELIVERED, stamp, max_reminders, MEMO_RETRACTING, MEMO_RETRACTED]
+            params = [
+                kind,
+                PENDING,
+                stamp,
+                stamp,
+                DELIVERED,
+                stamp,
+                max_reminders,
+                MEMO_RETRACTING,
+                MEMO_RETRACTED,
+            ]
         else:
             sql = (
                 "INSERT OR IGNORE INTO reminders (kind, target_id, seq, memo_id, platform,"
@@ -1283,7 +1317,18 @@ class Store:
                 " AND c.reminders_sent < ? AND m.ask_ack = 1 AND m.state IN (?, ?)"
                 " AND (m.ack_deadline IS NULL OR m.ack_deadline > ?)"
             )
-            params = [kind, PENDING, stamp, stamp, DELIVERED, stamp, max_reminders, MEMO_SENDING, MEMO_SENT, stamp]
+            params = [
+                kind,
+                PENDING,
+                stamp,
+                stamp,
+                DELIVERED,
+                stamp,
+                max_reminders,
+                MEMO_SENDING,
+                MEMO_SENT,
+                stamp,
+            ]
         with self._write() as db:
             return db.execute(sql, params).rowcount
 
@@ -1395,7 +1440,9 @@ class Store:
                     )
                     if group_id is None:
                         group_id = cursor.lastrowid
-                        db.execute("UPDATE escalations SET group_id = ? WHERE id = ?", [group_id, group_id])
+                        db.execute(
+                            "UPDATE escalations SET group_id = ? WHERE id = ?", [group_id, group_id]
+                        )
                 marks = ",".join("?" * len(people))
                 db.execute(
                     f"UPDATE notices SET escalation_id = ? WHERE id IN ({marks})",

@@ -58,7 +58,12 @@ def seen_clicked(ack, body, respond, context):
     slack = core.platforms[SLACK]
     if action_id == blocks.SEEN_FROM_REMINDER:
         text, view = blocks.retraction_reminder(
-            memo, retraction, notice_id, slack.permalink(notice.channel, notice.ts), 0, seen_at=click.at
+            memo,
+            retraction,
+            notice_id,
+            slack.permalink(notice.channel, notice.ts),
+            0,
+            seen_at=click.at,
         )
     else:
         copy = store.copy(notice.copy_id)

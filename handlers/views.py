@@ -87,8 +87,6 @@ def retract_submitted(ack, body, view, client, context):
         ack(response_action="errors", errors={where: found.message})
         return
     ack()
-    result = core.retract(
-        found.id, by=user, platform=SLACK, reason=reason, corrections=corrections
-    )
+    result = core.retract(found.id, by=user, platform=SLACK, reason=reason, corrections=corrections)
     if isinstance(result, Refusal):
         client.chat_postMessage(channel=user, text=result.message)

@@ -59,7 +59,9 @@ def settings_for(slack: StandInSlack, db: Path, *, scale: float = SCALE, **overr
     return load_settings(env)
 
 
-def start_bot(slack: StandInSlack, db: Path, *, clock=None, scheduler: bool = False, **overrides) -> Bot:
+def start_bot(
+    slack: StandInSlack, db: Path, *, clock=None, scheduler: bool = False, **overrides
+) -> Bot:
     bot = Bot(settings_for(slack, db, **overrides), clock=clock, idle_wait=0.05)
     bot.start(scheduler=scheduler)
     slack.bot_url = bot.serve_in_background()
@@ -73,3 +75,13 @@ def copies_in_dm(slack: StandInSlack, user_id: str) -> list:
 
 def notices_in_dm(slack: StandInSlack, user_id: str) -> list:
     return [m for m in slack.dm(user_id) if (m.metadata or {}).get("event_type") == "errata_notice"]
+
+
+def status_fields(message) -> dict[str, str]:
+    """A status message's fields as {label: value}, e.g. {"Seen": "120"}."""
+    fields = {}
+    for block in message.blocks or []:
+        for field in block.get("fields") or []:
+            label, _, value = field["text"].partition("\n")
+            fields[label.strip("*")] = value
+    return fields

@@ -89,7 +89,8 @@ class SlackPlatform:
         self.store = store
         self.clock = clock
         self.show_retracted_body = show_retracted_body
-        self.post = Budget(post_per_minute, burst=max(1, int(post_per_minute // 60)))
+        # No burst of our own: Slack's burst allowance is unpublished, so pace at the rate.
+        self.post = Budget(post_per_minute)
         self.update = Budget(update_per_minute)
         self.tier2 = Budget(None)
         self.tier3 = Budget(None)
@@ -164,7 +165,9 @@ class SlackPlatform:
         return result
 
     def _update(self, channel: str, ts: str, text: str, blocks_: list) -> Outcome:
-        result = self.call(self.update, "chat.update", channel=channel, ts=ts, text=text, blocks=blocks_)
+        result = self.call(
+            self.update, "chat.update", channel=channel, ts=ts, text=text, blocks=blocks_
+        )
         if isinstance(result, dict):
             return Sent(result.get("channel", channel), result.get("ts", ts))
         return result
@@ -182,7 +185,9 @@ class SlackPlatform:
         self._learn_dm(copy.recipient_id, outcome)
         return outcome
 
-    def send_notice(self, memo: Memo, retraction: Retraction, copy: Copy, notice: Notice) -> Outcome:
+    def send_notice(
+        self, memo: Memo, retraction: Retraction, copy: Copy, notice: Notice
+    ) -> Outcome:
         text, body = blocks.notice_message(
             memo, retraction, notice.id, self.permalink(copy.channel, copy.ts)
         )
@@ -190,7 +195,10 @@ class SlackPlatform:
             copy.channel or copy.recipient_id,
             text,
             body,
-            {"event_type": NOTICE_EVENT, "event_payload": {"memo_id": memo.id, "notice_id": notice.id}},
+            {
+                "event_type": NOTICE_EVENT,
+                "event_payload": {"memo_id": memo.id, "notice_id": notice.id},
+            },
         )
 
     def send_reminder(
@@ -203,7 +211,11 @@ class SlackPlatform:
     ) -> Outcome:
         if notice is not None:
             text, body = blocks.retraction_reminder(
-                memo, retraction, notice.id, self.permalink(notice.channel, notice.ts), reminder["seq"]
+                memo,
+                retraction,
+                notice.id,
+                self.permalink(notice.channel, notice.ts),
+                reminder["seq"],
             )
         else:
             text, body = blocks.acknowledgement_reminder(
@@ -239,7 +251,9 @@ class SlackPlatform:
         self, memo: Memo, retraction: Retraction, copy: Copy, notice: Notice | None
     ) -> Outcome:
         notice_url = self.permalink(notice.channel, notice.ts) if notice else None
-        text, body = blocks.retracted_original(memo, retraction, notice_url, self.show_retracted_body)
+        text, body = blocks.retracted_original(
+            memo, retraction, notice_url, self.show_retracted_body
+        )
         outcome = self._update(copy.channel, copy.ts, text, body)
         if isinstance(outcome, Failed) and outcome.reason == "message_not_found":
             # The person deleted the DM or the message: nothing left to mark.
@@ -260,7 +274,12 @@ class SlackPlatform:
         cursor = None
         oldest = f"{since.timestamp() - 60:.6f}"
         while True:
-            args = {"channel": channel, "oldest": oldest, "limit": 200, "include_all_metadata": True}
+            args = {
+                "channel": channel,
+                "oldest": oldest,
+                "limit": 200,
+                "include_all_metadata": True,
+            }
             if cursor:
                 args["cursor"] = cursor
             result = self.call(self.tier3, "conversations.history", **args)
@@ -308,7 +327,9 @@ class SlackPlatform:
     @staticmethod
     def _status_blocks(report: StatusReport, kind: str) -> tuple[str, list]:
         if kind == "retraction":
-            return blocks.retraction_status(report.memo, report.retraction, report.retraction_counts)
+            return blocks.retraction_status(
+                report.memo, report.retraction, report.retraction_counts
+            )
         return blocks.memo_status(report.memo, report.counts)
 
     # ------------------------------------------------------------ directory and audiences
@@ -373,7 +394,11 @@ class SlackPlatform:
             groups.append(self._people(audience.people, chosen=True))
         for channel in audience.channels:
             try:
-                members = list(self._paged("conversations.members", "members", self.tier4, channel=channel, limit=1000))
+                members = list(
+                    self._paged(
+                        "conversations.members", "members", self.tier4, channel=channel, limit=1000
+                    )
+                )
             except LookupError as exc:
                 log.warning("members of %s unavailable: %s", channel, exc)
                 continue
@@ -414,7 +439,9 @@ class SlackPlatform:
 
 def _person_row(member: dict) -> dict:
     profile = member.get("profile") or {}
-    is_bot = bool(member.get("is_bot") or member.get("is_app_user") or member.get("id") == "USLACKBOT")
+    is_bot = bool(
+        member.get("is_bot") or member.get("is_app_user") or member.get("id") == "USLACKBOT"
+    )
     return {
         "id": member["id"],
         "name": member.get("name", ""),
@@ -441,7 +468,15 @@ def _retry_after(headers: dict) -> float:
 
 # Block Kit payloads go as JSON bodies; read methods only take form fields.
 _JSON_METHODS = frozenset(
-    {"chat.postMessage", "chat.update", "chat.postEphemeral", "views.open", "views.update", "views.publish", "views.push"}
+    {
+        "chat.postMessage",
+        "chat.update",
+        "chat.postEphemeral",
+        "views.open",
+        "views.update",
+        "views.publish",
+        "views.push",
+    }
 )
 
 

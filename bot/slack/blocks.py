@@ -134,7 +134,9 @@ def compose_modal(groups: list[dict]) -> dict:
             "type": "input",
             "block_id": MESSAGE,
             "label": _plain("Message"),
-            "hint": _plain("Slack formatting (mrkdwn) works: *bold*, _italic_, <https://example.com|links>."),
+            "hint": _plain(
+                "Slack formatting (mrkdwn) works: *bold*, _italic_, <https://example.com|links>."
+            ),
             "element": {
                 "type": "plain_text_input",
                 "action_id": MESSAGE,
@@ -300,13 +302,19 @@ def retract_modal(memo: Memo | None, choices: list[Memo], reason: str = "") -> d
 
 
 def _memo_context(memo: Memo) -> str:
-    parts = [f"From {mention(memo.sender_id)}", memo_label(memo.id), f"Sent {when(memo.created_at)}"]
+    parts = [
+        f"From {mention(memo.sender_id)}",
+        memo_label(memo.id),
+        f"Sent {when(memo.created_at)}",
+    ]
     if memo.ack_deadline:
         parts.append(f"Acknowledge by {when(memo.ack_deadline)}")
     return " · ".join(parts)
 
 
-def memo_message(memo: Memo, copy_id: int, acknowledged_at: datetime | None = None) -> tuple[str, list]:
+def memo_message(
+    memo: Memo, copy_id: int, acknowledged_at: datetime | None = None
+) -> tuple[str, list]:
     blocks = [header(memo.title), section(memo.body), context(_memo_context(memo))]
     if acknowledged_at:
         blocks.append(context(f":white_check_mark: You acknowledged this {when(acknowledged_at)}."))
@@ -341,7 +349,9 @@ def retracted_original(
         if notice_url
         else "A retraction notice has been sent to you in this conversation."
     )
-    blocks.append(context(pointer, f"{memo_label(memo.id)} · originally from {mention(memo.sender_id)}"))
+    blocks.append(
+        context(pointer, f"{memo_label(memo.id)} · originally from {mention(memo.sender_id)}")
+    )
     return f"RETRACTED: sent in error ({memo_label(memo.id)}: {memo.title})", blocks
 
 
@@ -424,7 +434,9 @@ def acknowledgement_reminder(
             {
                 "type": "actions",
                 "block_id": "memo_actions",
-                "elements": [button("Acknowledge", ACKNOWLEDGE_FROM_REMINDER, str(copy_id), "primary")],
+                "elements": [
+                    button("Acknowledge", ACKNOWLEDGE_FROM_REMINDER, str(copy_id), "primary")
+                ],
             }
         )
     return f"Reminder: please acknowledge {memo_label(memo.id)} {memo.title}", blocks
@@ -463,7 +475,10 @@ def escalation_message(
         section(f"*Still to confirm:* {names}"),
         context(f"`/memo report {memo_label(memo.id)}` lists every recipient with their status."),
     ]
-    return f"{len(people)} people have not confirmed the retraction of {memo_label(memo.id)}", blocks
+    return (
+        f"{len(people)} people have not confirmed the retraction of {memo_label(memo.id)}",
+        blocks,
+    )
 
 
 # ---------------------------------------------------------------- live status for the issuer
@@ -495,7 +510,11 @@ def memo_status(memo: Memo, counts: MemoCounts) -> tuple[str, list]:
     if counts.failures:
         reasons = ", ".join(f"`{reason}` {n}" for reason, n in list(counts.failures.items())[:8])
         blocks.append(context(f"Failed by reason: {reasons}"))
-    blocks.append(context(f"Started {when(memo.created_at)} · `/memo report {memo_label(memo.id)}` for every recipient"))
+    blocks.append(
+        context(
+            f"Started {when(memo.created_at)} · `/memo report {memo_label(memo.id)}` for every recipient"
+        )
+    )
     text = f"{memo_label(memo.id)} {state.lower()}: {counts.delivered} delivered, {counts.failed} failed"
     return text, blocks
 

@@ -64,7 +64,14 @@ def test_signing_secret_needed_unless_socket_mode():
 def test_start_up_stops_with_one_line_and_status_2(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "REMIND", "WORKING"))}
     env.update({"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s", "REMIND_EVERY": "often"})
-    result = subprocess.run([sys.executable, "-m", "bot"], cwd=tmp_path, env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "REMIND_EVERY" in lines[0] and "Traceback" not in result.stderr

@@ -42,11 +42,23 @@ def test_every_cli_command_has_help():
     assert ("demo",) in [c for c, _ in commands] and ("run",) in [c for c, _ in commands]
     for command, summary in commands:
         assert summary, f"{' '.join(command)} has no help line"
-        sub = subprocess.run([sys.executable, "-m", "bot", *command, "--help"], capture_output=True, text=True, cwd=ROOT)
+        sub = subprocess.run(
+            [sys.executable, "-m", "bot", *command, "--help"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
         assert sub.returncode == 0 and "usage:" in sub.stdout, command
 
 
 def test_manifest_declares_the_commands_and_socket_mode():
     manifest = (ROOT / "manifest.yml").read_text()
-    for needle in ("command: /memo", "command: /retract", "messages_tab_enabled: true", "socket_mode_enabled: true", "chat:write", "callback_id: retract_memo_shortcut"):
+    for needle in (
+        "command: /memo",
+        "command: /retract",
+        "messages_tab_enabled: true",
+        "socket_mode_enabled: true",
+        "chat:write",
+        "callback_id: retract_memo_shortcut",
+    ):
         assert needle in manifest

@@ -17,7 +17,10 @@ from bot.domain import (
 )
 
 
-@pytest.mark.parametrize("text,expected", [("M-7", 7), ("m-7", 7), ("7", 7), (" M7 ", 7), ("M-", None), ("x7", None), ("", None)])
+@pytest.mark.parametrize(
+    "text,expected",
+    [("M-7", 7), ("m-7", 7), ("7", 7), (" M7 ", 7), ("M-", None), ("x7", None), ("", None)],
+)
 def test_memo_refs(text, expected):
     assert parse_memo_ref(text) == expected
 
@@ -49,7 +52,10 @@ def test_working_hours_in_each_persons_zone():
     tokyo = hours.next_open(instant, ZoneInfo("Asia/Tokyo"))
     assert tokyo.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%d %H:%M") == "2026-12-01 09:00"
     new_york = hours.next_open(instant, ZoneInfo("America/New_York"))
-    assert new_york.astimezone(ZoneInfo("America/New_York")).strftime("%Y-%m-%d %H:%M") == "2026-12-01 09:00"
+    assert (
+        new_york.astimezone(ZoneInfo("America/New_York")).strftime("%Y-%m-%d %H:%M")
+        == "2026-12-01 09:00"
+    )
     inside = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)  # 10:00 in New York
     assert hours.next_open(inside, ZoneInfo("America/New_York")) == inside
 
@@ -61,8 +67,12 @@ def test_working_hours_across_daylight_saving_changes():
     for night in (datetime(2026, 3, 8, 4, 0, tzinfo=UTC), datetime(2026, 11, 1, 4, 0, tzinfo=UTC)):
         opening = hours.next_open(night, zone)
         assert opening.astimezone(zone).strftime("%H:%M") == "09:00"
-    assert hours.next_open(datetime(2026, 3, 8, 4, 0, tzinfo=UTC), zone) == datetime(2026, 3, 8, 13, 0, tzinfo=UTC)
-    assert hours.next_open(datetime(2026, 11, 1, 4, 0, tzinfo=UTC), zone) == datetime(2026, 11, 1, 14, 0, tzinfo=UTC)
+    assert hours.next_open(datetime(2026, 3, 8, 4, 0, tzinfo=UTC), zone) == datetime(
+        2026, 3, 8, 13, 0, tzinfo=UTC
+    )
+    assert hours.next_open(datetime(2026, 11, 1, 4, 0, tzinfo=UTC), zone) == datetime(
+        2026, 11, 1, 14, 0, tzinfo=UTC
+    )
 
 
 def test_window_opening_inside_a_dst_gap_moves_after_the_gap():
@@ -92,9 +102,21 @@ def test_bad_working_hours(text):
 
 def test_reminder_due():
     anchor = datetime(2026, 1, 1, 9, tzinfo=UTC)
-    first = reminder_due(anchor=anchor, reminders_sent=0, last_reminder_at=None, first_after=timedelta(hours=2), every=timedelta(hours=24))
+    first = reminder_due(
+        anchor=anchor,
+        reminders_sent=0,
+        last_reminder_at=None,
+        first_after=timedelta(hours=2),
+        every=timedelta(hours=24),
+    )
     assert first == anchor + timedelta(hours=2)
-    later = reminder_due(anchor=anchor, reminders_sent=1, last_reminder_at=first, first_after=timedelta(hours=2), every=timedelta(hours=24))
+    later = reminder_due(
+        anchor=anchor,
+        reminders_sent=1,
+        last_reminder_at=first,
+        first_after=timedelta(hours=2),
+        every=timedelta(hours=24),
+    )
     assert later == first + timedelta(hours=24)
 
 
@@ -103,14 +125,22 @@ def test_each_person_once_and_reachable_wins():
     a_failed = Recipient("slack", "U1", "Ann", "account_inactive")
     b = Recipient("slack", "U2", "Bo")
     merged = merge_recipients([a_failed, b], [a, b], [Recipient("teams", "U1", "Ann")])
-    assert [(r.platform, r.id, r.error) for r in merged] == [("slack", "U1", None), ("slack", "U2", None), ("teams", "U1", None)]
+    assert [(r.platform, r.id, r.error) for r in merged] == [
+        ("slack", "U1", None),
+        ("slack", "U2", None),
+        ("teams", "U1", None),
+    ]
 
 
 def test_compose_errors_name_the_field():
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    ok = compose_errors(title="T", body="B", audience=Audience(everyone=True), ack_deadline=None, now=now)
+    ok = compose_errors(
+        title="T", body="B", audience=Audience(everyone=True), ack_deadline=None, now=now
+    )
     assert ok == {}
-    errors = compose_errors(title="x" * 151, body="y" * 3001, audience=Audience(), ack_deadline=now, now=now)
+    errors = compose_errors(
+        title="x" * 151, body="y" * 3001, audience=Audience(), ack_deadline=now, now=now
+    )
     assert set(errors) == {"title", "message", "people", "deadline"}
     assert "150" in errors["title"] and "3000" in errors["message"]
 

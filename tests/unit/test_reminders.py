@@ -14,14 +14,31 @@ def settings(**extra):
 
 
 def retracted_memo(store, clock, people):
-    store.replace_people("slack", [{"id": pid, "name": pid, "tz": tz} for pid, tz in people], clock.now())
-    memo = store.create_memo(title="t", body="b", sender_id="UC", sender_platform="slack", ask_ack=False, ack_deadline=None, audience=Audience(everyone=True), now=clock.now())
+    store.replace_people(
+        "slack", [{"id": pid, "name": pid, "tz": tz} for pid, tz in people], clock.now()
+    )
+    memo = store.create_memo(
+        title="t",
+        body="b",
+        sender_id="UC",
+        sender_platform="slack",
+        ask_ack=False,
+        ack_deadline=None,
+        audience=Audience(everyone=True),
+        now=clock.now(),
+    )
     store.add_recipients(memo.id, [Recipient("slack", pid) for pid, _ in people], clock.now())
     while claimed := store.claim_copy("slack", clock.now()):
-        store.record("copies", claimed[0].id, Sent("D" + claimed[0].recipient_id, "1.1"), clock.now())
-    store.retract(memo.id, by="UC", by_platform="slack", reason="r", corrections="", now=clock.now())
+        store.record(
+            "copies", claimed[0].id, Sent("D" + claimed[0].recipient_id, "1.1"), clock.now()
+        )
+    store.retract(
+        memo.id, by="UC", by_platform="slack", reason="r", corrections="", now=clock.now()
+    )
     while claimed := store.claim_notice("slack", clock.now()):
-        store.record("notices", claimed[0].id, Sent("D" + claimed[0].recipient_id, "2.2"), clock.now())
+        store.record(
+            "notices", claimed[0].id, Sent("D" + claimed[0].recipient_id, "2.2"), clock.now()
+        )
     return memo
 
 
@@ -52,7 +69,9 @@ def test_tokyo_and_new_york_are_reminded_at_their_own_nine(store, clock):
 def test_a_double_sweep_queues_nothing_twice(store, clock):
     clock.set(NOW)
     retracted_memo(store, clock, [("U1", "UTC")])
-    reminders = Reminders(store, clock, settings(WORKING_HOURS="off", RETRACTION_REMIND_AFTER="1h"), lambda: None)
+    reminders = Reminders(
+        store, clock, settings(WORKING_HOURS="off", RETRACTION_REMIND_AFTER="1h"), lambda: None
+    )
     clock.advance(timedelta(hours=2))
     reminders.sweep()
     reminders.sweep()
@@ -63,7 +82,18 @@ def test_reminders_stop_at_the_maximum_then_one_escalation(store, clock):
     clock.set(NOW)
     retracted_memo(store, clock, [("U1", "UTC"), ("U2", "UTC")])
     notices = store.notices_of(1)
-    reminders = Reminders(store, clock, settings(WORKING_HOURS="off", RETRACTION_REMIND_AFTER="1h", REMIND_EVERY="1h", MAX_REMINDERS="2", ESCALATION_CHANNEL="CESC"), lambda: None)
+    reminders = Reminders(
+        store,
+        clock,
+        settings(
+            WORKING_HOURS="off",
+            RETRACTION_REMIND_AFTER="1h",
+            REMIND_EVERY="1h",
+            MAX_REMINDERS="2",
+            ESCALATION_CHANNEL="CESC",
+        ),
+        lambda: None,
+    )
     sent = []
     for step in range(10):
         if step == 2:
@@ -88,16 +118,36 @@ def test_reminders_stop_at_the_maximum_then_one_escalation(store, clock):
 
 def test_acknowledgement_reminders_stop_at_retraction_and_deadline(store, clock):
     clock.set(NOW)
-    store.replace_people("slack", [{"id": "U1", "tz": "UTC"}, {"id": "U2", "tz": "UTC"}], clock.now())
-    memo = store.create_memo(title="t", body="b", sender_id="UC", sender_platform="slack", ask_ack=True, ack_deadline=NOW + timedelta(hours=5), audience=Audience(everyone=True), now=clock.now())
+    store.replace_people(
+        "slack", [{"id": "U1", "tz": "UTC"}, {"id": "U2", "tz": "UTC"}], clock.now()
+    )
+    memo = store.create_memo(
+        title="t",
+        body="b",
+        sender_id="UC",
+        sender_platform="slack",
+        ask_ack=True,
+        ack_deadline=NOW + timedelta(hours=5),
+        audience=Audience(everyone=True),
+        now=clock.now(),
+    )
     store.add_recipients(memo.id, [Recipient("slack", "U1"), Recipient("slack", "U2")], clock.now())
     while claimed := store.claim_copy("slack", clock.now()):
         store.record("copies", claimed[0].id, Sent("D", "1.1"), clock.now())
-    reminders = Reminders(store, clock, settings(WORKING_HOURS="off", RETRACTION_REMIND_AFTER="1h", REMIND_EVERY="1h", MAX_REMINDERS="10"), lambda: None)
+    reminders = Reminders(
+        store,
+        clock,
+        settings(
+            WORKING_HOURS="off", RETRACTION_REMIND_AFTER="1h", REMIND_EVERY="1h", MAX_REMINDERS="10"
+        ),
+        lambda: None,
+    )
     clock.advance(timedelta(hours=1))
     reminders.sweep()
     copies = store.copies_of(memo.id)
-    store.acknowledge(copies[1].id, "U2", "slack", clock.now())  # acknowledges with a reminder queued
+    store.acknowledge(
+        copies[1].id, "U2", "slack", clock.now()
+    )  # acknowledges with a reminder queued
     sent = send_queued(store, clock)
     assert [who for who, _, _ in sent] == ["U1"]
     for _ in range(8):
@@ -107,11 +157,22 @@ def test_acknowledgement_reminders_stop_at_retraction_and_deadline(store, clock)
     # Reminders at +1h, +2h, +3h, +4h; the next would be at the 5h deadline: none after it.
     assert [seq for who, seq, _ in sent if who == "U1"] == [1, 2, 3, 4]
 
-    other = store.create_memo(title="t2", body="b", sender_id="UC", sender_platform="slack", ask_ack=True, ack_deadline=None, audience=Audience(everyone=True), now=clock.now())
+    other = store.create_memo(
+        title="t2",
+        body="b",
+        sender_id="UC",
+        sender_platform="slack",
+        ask_ack=True,
+        ack_deadline=None,
+        audience=Audience(everyone=True),
+        now=clock.now(),
+    )
     store.add_recipients(other.id, [Recipient("slack", "U1")], clock.now())
     claimed = store.claim_copy("slack", clock.now())
     store.record("copies", claimed[0].id, Sent("D", "1.1"), clock.now())
     clock.advance(timedelta(hours=1))
     reminders.sweep()  # a reminder is queued...
-    store.retract(other.id, by="UC", by_platform="slack", reason="r", corrections="", now=clock.now())
+    store.retract(
+        other.id, by="UC", by_platform="slack", reason="r", corrections="", now=clock.now()
+    )
     assert send_queued(store, clock) == []  # ...and never goes out

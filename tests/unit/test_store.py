@@ -30,7 +30,9 @@ def _memo(store, clock, people=3, ask_ack=True):
         audience=Audience(everyone=True),
         now=clock.now(),
     )
-    store.add_recipients(memo.id, [Recipient("slack", f"U{n}", f"Person {n}") for n in range(people)], clock.now())
+    store.add_recipients(
+        memo.id, [Recipient("slack", f"U{n}", f"Person {n}") for n in range(people)], clock.now()
+    )
     return memo
 
 
@@ -51,14 +53,27 @@ def test_each_recipient_once_and_the_memo_closes_when_all_settle(store, clock):
 
 
 def test_unreachable_recipients_are_failed_with_the_reason(store, clock):
-    memo = store.create_memo(title="t", body="b", sender_id="UC", sender_platform="slack", ask_ack=False, ack_deadline=None, audience=Audience(people=("U1", "UB")), now=clock.now())
-    store.add_recipients(memo.id, [Recipient("slack", "U1"), Recipient("slack", "UB", "bot", "cannot_dm_bot")], clock.now())
+    memo = store.create_memo(
+        title="t",
+        body="b",
+        sender_id="UC",
+        sender_platform="slack",
+        ask_ack=False,
+        ack_deadline=None,
+        audience=Audience(people=("U1", "UB")),
+        now=clock.now(),
+    )
+    store.add_recipients(
+        memo.id,
+        [Recipient("slack", "U1"), Recipient("slack", "UB", "bot", "cannot_dm_bot")],
+        clock.now(),
+    )
     counts = store.memo_counts(memo.id)
     assert counts.failed == 1 and counts.failures == {"cannot_dm_bot": 1}
 
 
 def test_transient_faults_retry_then_fail_with_the_reason(store, clock):
-    memo = _memo(store, clock, people=1)
+    _memo(store, clock, people=1)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         copy, _ = store.claim_copy("slack", clock.now())
         state = store.record("copies", copy.id, Retry(0, "http_503"), clock.now())
@@ -69,7 +84,7 @@ def test_transient_faults_retry_then_fail_with_the_reason(store, clock):
 
 
 def test_rate_limits_do_not_use_up_attempts(store, clock):
-    memo = _memo(store, clock, people=1)
+    _memo(store, clock, people=1)
     for _ in range(MAX_ATTEMPTS * 2):
         copy, _ = store.claim_copy("slack", clock.now())
         store.record("copies", copy.id, Retry(1.5, "ratelimited", rate_limited=True), clock.now())
@@ -86,7 +101,7 @@ def test_permanent_errors_are_final(store, clock):
 
 
 def test_in_doubt_copies_are_checked_not_resent(store, clock):
-    memo = _memo(store, clock, people=2)
+    _memo(store, clock, people=2)
     first, _ = store.claim_copy("slack", clock.now())
     second, _ = store.claim_copy("slack", clock.now())
     store.record("copies", first.id, Unknown("connection lost"), clock.now())
@@ -107,9 +122,16 @@ def test_retraction_cancels_pending_and_queues_notices_acknowledgers_first(store
     for c in copies:
         store.record("copies", c.id, Sent(f"D{c.id}", f"1.{c.id}"), clock.now())
     store.acknowledge(copies[2].id, copies[2].recipient_id, "slack", clock.now())
-    retraction = store.retract(memo.id, by="UCOMMS", by_platform="slack", reason="wrong", corrections="", now=clock.now())
+    retraction = store.retract(
+        memo.id, by="UCOMMS", by_platform="slack", reason="wrong", corrections="", now=clock.now()
+    )
     assert retraction.reason == "wrong"
-    assert store.retract(memo.id, by="UX", by_platform="slack", reason="again", corrections="", now=clock.now()) is None
+    assert (
+        store.retract(
+            memo.id, by="UX", by_platform="slack", reason="again", corrections="", now=clock.now()
+        )
+        is None
+    )
     counts = store.memo_counts(memo.id)
     assert counts.cancelled == 2 and counts.delivered == 3
     assert store.claim_copy("slack", clock.now()) is None  # nothing more of the original goes out
@@ -125,7 +147,9 @@ def test_retraction_cancels_pending_and_queues_notices_acknowledgers_first(store
 def test_a_claimed_copy_released_after_retraction_is_cancelled(store, clock):
     memo = _memo(store, clock, people=2)
     claimed, _ = store.claim_copy("slack", clock.now())
-    store.retract(memo.id, by="UC", by_platform="slack", reason="r", corrections="", now=clock.now())
+    store.retract(
+        memo.id, by="UC", by_platform="slack", reason="r", corrections="", now=clock.now()
+    )
     assert store.copy(claimed.id).state == SENDING
     store.release_copy(claimed.id, clock.now())
     assert store.copy(claimed.id).state == CANCELLED
@@ -135,7 +159,9 @@ def test_a_claimed_copy_released_after_retraction_is_cancelled(store, clock):
 def test_a_copy_delivered_during_retraction_gets_its_notice(store, clock):
     memo = _memo(store, clock, people=1)
     claimed, _ = store.claim_copy("slack", clock.now())
-    store.retract(memo.id, by="UC", by_platform="slack", reason="r", corrections="", now=clock.now())
+    store.retract(
+        memo.id, by="UC", by_platform="slack", reason="r", corrections="", now=clock.now()
+    )
     store.record("copies", claimed.id, Sent("D1", "1.1"), clock.now())
     assert store.notice_for_copy(claimed.id) is not None
     assert store.memo(memo.id).state == "retracting"
@@ -150,8 +176,12 @@ def test_acknowledge_once_by_its_recipient_only(store, clock):
     clock.advance(timedelta(minutes=3))
     again = store.acknowledge(copy.id, copy.recipient_id, "slack", clock.now())
     assert first.outcome == "recorded" and again.outcome == "already" and again.at == first.at
-    store.retract(memo.id, by="UC", by_platform="slack", reason="r", corrections="", now=clock.now())
-    assert store.acknowledge(copy.id, copy.recipient_id, "slack", clock.now()).outcome == "retracted"
+    store.retract(
+        memo.id, by="UC", by_platform="slack", reason="r", corrections="", now=clock.now()
+    )
+    assert (
+        store.acknowledge(copy.id, copy.recipient_id, "slack", clock.now()).outcome == "retracted"
+    )
     actions = [e["action"] for e in store.audit_for_memo(memo.id)]
     assert actions.count("acknowledged") == 1 and "denied" in actions
 
@@ -159,7 +189,9 @@ def test_acknowledge_once_by_its_recipient_only(store, clock):
 def test_edits_wait_for_their_notice(store, clock):
     memo = _memo(store, clock, people=1)
     _deliver_all(store, clock, memo.id)
-    store.retract(memo.id, by="UC", by_platform="slack", reason="r", corrections="", now=clock.now())
+    store.retract(
+        memo.id, by="UC", by_platform="slack", reason="r", corrections="", now=clock.now()
+    )
     assert store.claim_edit("slack", clock.now()) is None
     notice, _, _ = store.claim_notice("slack", clock.now())
     store.record("notices", notice.id, Sent("D", "9.9"), clock.now())
@@ -174,12 +206,18 @@ def test_edits_wait_for_their_notice(store, clock):
 def test_seen_once(store, clock):
     memo = _memo(store, clock, people=1)
     _deliver_all(store, clock, memo.id)
-    store.retract(memo.id, by="UC", by_platform="slack", reason="r", corrections="", now=clock.now())
+    store.retract(
+        memo.id, by="UC", by_platform="slack", reason="r", corrections="", now=clock.now()
+    )
     notice, _, _ = store.claim_notice("slack", clock.now())
     store.record("notices", notice.id, Sent("D", "9.9"), clock.now())
     assert store.mark_seen(notice.id, "UX", "slack", clock.now()).outcome == "not_yours"
-    assert store.mark_seen(notice.id, notice.recipient_id, "slack", clock.now()).outcome == "recorded"
-    assert store.mark_seen(notice.id, notice.recipient_id, "slack", clock.now()).outcome == "already"
+    assert (
+        store.mark_seen(notice.id, notice.recipient_id, "slack", clock.now()).outcome == "recorded"
+    )
+    assert (
+        store.mark_seen(notice.id, notice.recipient_id, "slack", clock.now()).outcome == "already"
+    )
     assert store.retraction_counts(memo.id).seen == 1
 
 
