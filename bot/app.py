@@ -104,7 +104,16 @@ class Bot:
         self._server = create_server(
             wsgi_application(self.app), host=host, port=port, threads=16, ident="errata"
         )
-        self._thread = threading.Thread(target=self._server.run, name="http", daemon=True)
+        server = self._server
+
+        def run() -> None:
+            try:
+                server.run()
+            except OSError:
+                if self._server is server:  # not a shutdown: a real failure
+                    raise
+
+        self._thread = threading.Thread(target=run, name="http", daemon=True)
         self._thread.start()
         return f"http://{host}:{self._server.effective_port}"
 
@@ -128,7 +137,7 @@ class Bot:
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.close()
-            self._server = None
+            server, self._server = self._server, None
+            server.close()
         self.core.stop()
         self.store.close()

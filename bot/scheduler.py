@@ -36,11 +36,18 @@ class Scheduler:
 
     def start(self) -> None:
         settings = self.core.settings
+        never_synced = any(
+            self.core.store.directory_synced_at(name) is None for name in self.core.platforms
+        )
+        # A first start loads the directory at once, so "Everyone" never waits for it.
+        # (APScheduler reads an explicit next_run_time=None as "paused": leave it out.)
+        first_run = {"next_run_time": datetime.now(UTC)} if never_synced else {}
         self._scheduler.add_job(
             self.refresh_directories,
             IntervalTrigger(seconds=settings.directory_refresh_every.total_seconds()),
             id="directory",
             name="refresh the people directory",
+            **first_run,
         )
         self._scheduler.add_job(
             self.core.resume_audiences,
