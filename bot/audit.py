@@ -36,8 +36,9 @@ class Verdict:
         return f"BROKEN at audit entry {self.broken_id}: {self.problem}"
 
 
-def verify(entries: Iterable[dict]) -> Verdict:
-    """Walk the chain in id order; stop at the first entry that does not match."""
+def verify(entries: Iterable[dict], head: tuple[int, str] | None = None) -> Verdict:
+    """Walk the chain in id order; stop at the first entry that does not match.
+    `head` (last id and hash, kept beside the log) catches entries cut from the end."""
     expected_prev = GENESIS
     expected_id = 1
     count = 0
@@ -58,6 +59,11 @@ def verify(entries: Iterable[dict]) -> Verdict:
         expected_prev = entry["hash"]
         expected_id += 1
         count += 1
+    if head is not None and (head[0] != count or head[1] != expected_prev):
+        if head[0] > count:
+            problem = f"the chain ends at entry {count} but {head[0]} were written (rows deleted)"
+            return Verdict(False, count, count + 1, problem)
+        return Verdict(False, count, head[0], "the last entry does not match the recorded head")
     return Verdict(True, count)
 
 

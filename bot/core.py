@@ -242,6 +242,27 @@ class Core:
         self.status.flush()
         return retraction
 
+    # ------------------------------------------------------------ overviews
+
+    def overview(self, limit: int = 15) -> list[tuple]:
+        """Recent memos with their counts (for comms staff and auditors)."""
+        result = []
+        for memo in self.store.recent_memos(limit):
+            retraction = self.store.retraction(memo.id)
+            result.append(
+                (
+                    memo,
+                    self.store.memo_counts(memo.id),
+                    self.store.retraction_counts(memo.id) if retraction else None,
+                )
+            )
+        return result
+
+    def may_see_memo(self, memo_id: int, platform: str, user_id: str) -> bool:
+        return self.may_oversee(platform, user_id) or self.store.received(
+            memo_id, platform, user_id
+        )
+
     def mark_seen(self, notice_id: int, user_id: str, platform: str) -> Click:
         click = self.store.mark_seen(notice_id, user_id, platform, self.clock.now())
         if click.outcome == "recorded":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.slack import blocks, texts
+from handlers.events import publish_home
 
 SLACK = "slack"
 
@@ -14,6 +15,8 @@ def register(app: App) -> None:
     app.action(blocks.ACKNOWLEDGE_FROM_REMINDER)(acknowledge_clicked)
     app.action(blocks.SEEN)(seen_clicked)
     app.action(blocks.SEEN_FROM_REMINDER)(seen_clicked)
+    app.action(blocks.ACKNOWLEDGE_FROM_HOME)(acknowledge_in_home)
+    app.action(blocks.SEEN_FROM_HOME)(seen_in_home)
 
 
 def _clicked(body) -> tuple[str, int | None]:
@@ -71,3 +74,32 @@ def seen_clicked(ack, body, respond, context):
             memo, retraction, notice_id, slack.permalink(copy.channel, copy.ts), seen_at=click.at
         )
     respond(replace_original=True, text=text, blocks=view)
+
+
+def acknowledge_in_home(ack, body, client, context):
+    """Acknowledge from the App Home: record it, show it on the DM copy, refresh the Home."""
+    ack()
+    core = context["core"]
+    user = body["user"]["id"]
+    _, copy_id = _clicked(body)
+    click = core.acknowledge(copy_id, user, SLACK) if copy_id else None
+    if click and click.outcome == "recorded":
+        copy = core.store.copy(copy_id)
+        core.platforms[SLACK].show_acknowledged(core.store.memo(copy.memo_id), copy, click.at)
+    publish_home(core, client, user)
+
+
+def seen_in_home(ack, body, client, context):
+    ack()
+    core = context["core"]
+    user = body["user"]["id"]
+    _, notice_id = _clicked(body)
+    click = core.mark_seen(notice_id, user, SLACK) if notice_id else None
+    if click and click.outcome == "recorded":
+        store = core.store
+        notice = store.notice(notice_id)
+        memo = store.memo(notice.memo_id)
+        core.platforms[SLACK].show_seen(
+            memo, store.retraction(memo.id), store.copy(notice.copy_id), notice, click.at
+        )
+    publish_home(core, client, user)

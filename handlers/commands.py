@@ -1,14 +1,20 @@
-"""Slash commands: /memo and /retract."""
+"""Slash commands: /memo (compose, list, status, report, help) and /retract."""
 
 from __future__ import annotations
 
+import logging
+import os
+import tempfile
+
 from slack_bolt import App
 
+from bot import reports
 from bot.core import Refusal
-from bot.domain import split_memo_ref
+from bot.domain import memo_label, parse_memo_ref, split_memo_ref
 from bot.slack import blocks, texts
 
 SLACK = "slack"
+log = logging.getLogger(__name__)
 
 
 def register(app: App) -> None:
@@ -32,8 +38,79 @@ def memo_command(ack, body, client, context):
         )
     elif verb == "help":
         ack(texts.help_text(core.role(SLACK, user)))
+    elif verb == "list":
+        _list(ack, core, user)
+    elif verb == "status":
+        _status(ack, core, user, rest)
+    elif verb == "report":
+        _report(ack, core, client, user, rest)
     else:
         ack(texts.unknown_memo_command(verb))
+
+
+def _list(ack, core, user):
+    if core.may_oversee(SLACK, user):
+        text, view = blocks.memo_list(core.overview(), everyone=True)
+    else:
+        received = core.store.memos_received_by(SLACK, user, limit=20)
+        items = [(memo, core.store.memo_counts(memo.id), None) for memo, _ in received]
+        text, view = blocks.memo_list(items, everyone=False)
+    ack(text=text, blocks=view)
+
+
+def _memo_named(ack, core, text: str, usage: str):
+    memo_id = parse_memo_ref(text)
+    if memo_id is None:
+        ack(texts.BAD_MEMO_REF.format(text=text) if text else f"Name the memo: `{usage}`.")
+        return None
+    memo = core.store.memo(memo_id)
+    if memo is None:
+        ack(f"There is no memo {memo_label(memo_id)}.")
+        return None
+    return memo
+
+
+def _status(ack, core, user, text):
+    memo = _memo_named(ack, core, text.strip(), "/memo status M-7")
+    if memo is None:
+        return
+    if not core.may_see_memo(memo.id, SLACK, user):
+        core.deny(SLACK, user, "/memo status", memo=memo.id)
+        ack(f"You did not receive {memo.label}; only comms staff and auditors can see every memo.")
+        return
+    retraction = core.store.retraction(memo.id)
+    text_, view = blocks.memo_status_answer(
+        memo,
+        core.store.memo_counts(memo.id),
+        retraction,
+        core.store.retraction_counts(memo.id) if retraction else None,
+    )
+    ack(text=text_, blocks=view)
+
+
+def _report(ack, core, client, user, text):
+    if not core.may_oversee(SLACK, user):
+        core.deny(SLACK, user, "/memo report", text=text)
+        ack(texts.NOT_OVERSEER)
+        return
+    memo = _memo_named(ack, core, text.strip(), "/memo report M-7")
+    if memo is None:
+        return
+    ack(f"Preparing the report of {memo.label}; it will arrive as a CSV file in our DM.")
+    summary = reports.summary(core.store, memo.id)
+    handle, path = tempfile.mkstemp(prefix=f"errata-{memo.label}-", suffix=".csv")
+    try:
+        with os.fdopen(handle, "w", newline="", encoding="utf-8") as out:
+            reports.write_csv(reports.rows(core.store, memo.id), out)
+        core.platforms[SLACK].send_file(
+            user,
+            path,
+            filename=f"errata-{memo.label}-report.csv",
+            title=f"{memo.label} report",
+            comment="\n".join(summary.lines()),
+        )
+    finally:
+        os.unlink(path)
 
 
 def retract_command(ack, body, client, context):

@@ -85,3 +85,22 @@ def status_fields(message) -> dict[str, str]:
             label, _, value = field["text"].partition("\n")
             fields[label.strip("*")] = value
     return fields
+
+
+def view_text(view: dict | None) -> str:
+    """Every text in a view (App Home or modal), flattened, for assertions."""
+    found: list[str] = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("text"), str):
+                found.append(node["text"])
+            for value in node.values():
+                if isinstance(value, dict | list):
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(view or {})
+    return "\n".join(found)

@@ -260,6 +260,36 @@ class SlackPlatform:
             return Failed("message_not_found")
         return outcome
 
+    def show_acknowledged(self, memo: Memo, copy: Copy, at: datetime) -> Outcome:
+        """Reflect an acknowledgement made elsewhere (the App Home) on the DM copy."""
+        text, body = blocks.memo_message(memo, copy.id, acknowledged_at=at)
+        return self._update(copy.channel, copy.ts, text, body)
+
+    def show_seen(
+        self, memo: Memo, retraction: Retraction, copy: Copy, notice: Notice, at: datetime
+    ) -> Outcome:
+        text, body = blocks.notice_message(
+            memo, retraction, notice.id, self.permalink(copy.channel, copy.ts), seen_at=at
+        )
+        return self._update(notice.channel, notice.ts, text, body)
+
+    def send_file(
+        self, user_id: str, path: str, *, filename: str, title: str, comment: str
+    ) -> Outcome:
+        """A file into the person's DM with the app (Slack's external upload flow)."""
+        channel = self._dm_channel(user_id)
+        if not isinstance(channel, str):
+            return channel
+        self.tier4.acquire()
+        try:
+            response = self.client.files_upload_v2(
+                channel=channel, file=path, filename=filename, title=title, initial_comment=comment
+            )
+        except SlackApiError as exc:
+            return self._outcome_of_error(self.tier4, exc)
+        files = response.get("files") or [{}]
+        return Sent(channel, files[0].get("id", ""))
+
     def find_sent(self, kind: str, item_id: int, recipient_id: str, since: datetime) -> Outcome:
         event = {
             "copy": COPY_EVENT,
