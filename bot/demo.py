@@ -14,6 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bot import audit, reports
 from bot.app import Bot
 from bot.config import load_settings
 from bot.sandbox import StandInSlack, generate_directory
@@ -46,6 +47,16 @@ def table(headers: list[str], rows: list[list]) -> str:
     return "\n".join([line, rule, *body])
 
 
+def _reminders_sent(store) -> int:
+    return sum(n.reminders_sent for n in store.notices_of(1))
+
+
+def _short(value) -> str:
+    """A report cell for the screen: times as HH:MM:SS."""
+    text = str(value)
+    return text[11:19] if len(text) == 20 and text.endswith("Z") else text
+
+
 def run_demo(people: int = 300, seed: int = 7) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     rng = random.Random(seed)
@@ -69,6 +80,11 @@ def run_demo(people: int = 300, seed: int = 7) -> int:
             "SLACK_POST_PER_MINUTE": str(int(300 * SCALE)),
             "SLACK_UPDATE_PER_MINUTE": str(int(50 * SCALE)),
             "STATUS_UPDATE_EVERY": "1s",
+            # Short intervals so the demo shows a reminder round and an escalation.
+            "RETRACTION_REMIND_AFTER": "3s",
+            "REMIND_EVERY": "3s",
+            "MAX_REMINDERS": "1",
+            "WORKING_HOURS": "off",
             "LOG_LEVEL": "WARNING",
         }
     )
@@ -157,6 +173,35 @@ def run_demo(people: int = 300, seed: int = 7) -> int:
         bot.core.status.flush()
         _wait(lambda: store.retraction_counts(1).seen >= len(seen_by))
 
+        outstanding = store.retraction_counts(1).outstanding
+        _say(
+            f"\n{outstanding} people have not confirmed. Reminders are due after 3s (demo setting)..."
+        )
+        time.sleep(3.2)
+        bot.core.reminders.sweep()
+        _wait(lambda: _reminders_sent(store) >= outstanding)
+        _say(f'  {_reminders_sent(store)} reminders sent, each with an "I\'ve seen this" button.')
+        late = [
+            n.recipient_id for n in store.notices_of(1) if n.state == "delivered" and not n.seen_at
+        ]
+        for person in late[: len(late) // 3]:
+            reminder = next(
+                m
+                for m in slack.dm(person)
+                if (m.metadata or {}).get("event_type") == "errata_reminder"
+            )
+            slack.click(person, reminder, "I've seen this")
+        _wait(lambda: store.retraction_counts(1).seen >= len(seen_by) + len(late) // 3)
+        _say(f"  {len(late) // 3} more confirm from the reminder.")
+        time.sleep(3.2)
+        bot.core.reminders.sweep()
+        _wait(lambda: any("Not confirmed" in m.content() for m in slack.dm(comms)))
+        escalated = store.retraction_counts(1).outstanding
+        _say(
+            f"  After the last reminder, {name(comms)} gets one escalation naming the {escalated} still outstanding."
+        )
+        bot.core.status.flush()
+
         counts = store.memo_counts(1)
         rcounts = store.retraction_counts(1)
         _say("\nOutcome of M-1")
@@ -188,20 +233,24 @@ def run_demo(people: int = 300, seed: int = 7) -> int:
                 ],
             )
         )
-        _say("\nThe first recipients, person by person:")
+        _say("\nThe report of M-1 (first 15 of its rows; times UTC):")
+        columns = [
+            "recipient_name",
+            "delivery_status",
+            "acknowledged_at",
+            "retraction_status",
+            "seen_at",
+            "reminders_sent",
+            "escalated_at",
+        ]
         rows = []
-        for copy in store.copies_of(1)[:12]:
-            notice = store.notice_for_copy(copy.id)
-            rows.append(
-                [
-                    copy.recipient_name,
-                    copy.state,
-                    "yes" if copy.acknowledged_at else "",
-                    notice.state if notice else "",
-                    "yes" if notice and notice.seen_at else "",
-                ]
-            )
-        _say(table(["recipient", "copy", "acknowledged", "notice", "seen"], rows))
+        for row in reports.rows(store, 1):
+            rows.append([_short(row[c]) for c in columns])
+            if len(rows) == 15:
+                break
+        _say(table(columns, rows))
+        _say(f"\nThe whole report: DATABASE_PATH={workdir / 'errata.db'} python -m bot report M-1")
+        _say(f"Audit log: {audit.verify(store.audit_entries(), store.audit_head())}")
         return 0
     finally:
         bot.stop()
