@@ -36,6 +36,14 @@ def create_app(settings: Settings, core: Core) -> App:
         context["core"] = core
         return next()
 
+    @app.middleware
+    def once_per_event(body, next):
+        """Slack retries an event it thinks we missed; each event_id is handled once."""
+        event_id = body.get("event_id") if isinstance(body, dict) else None
+        if event_id and not core.store.first_delivery_of_event(event_id, core.clock.now()):
+            return BoltResponse(status=200, body="")
+        return next()
+
     @app.error
     def on_error(error, body, logger):
         logger.exception("listener failed for %s", (body or {}).get("type"), exc_info=error)

@@ -273,7 +273,16 @@ def _m002_reminders(db: sqlite_utils.Database) -> None:
     db["copies"].create_index(["state", "next_reminder_at"], if_not_exists=True)
 
 
-MIGRATIONS = (("001_initial", _m001_initial), ("002_reminders", _m002_reminders))
+def _m003_events(db: sqlite_utils.Database) -> None:
+    """Events API deliveries already handled, so Slack's retries are processed once."""
+    db["events"].create({"id": str, "received_at": str}, pk="id", if_not_exists=True)
+
+
+MIGRATIONS = (
+    ("001_initial", _m001_initial),
+    ("002_reminders", _m002_reminders),
+    ("003_events", _m003_events),
+)
 
 
 # ---------------------------------------------------------------- results
@@ -1566,6 +1575,19 @@ class Store:
                 [memo_id, platform, person_id, DELIVERED, SENDING],
             )
         )
+
+    def first_delivery_of_event(self, event_id: str, now: datetime) -> bool:
+        """True the first time an Events API delivery is seen; False for its retries."""
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO events (id, received_at) VALUES (?, ?)",
+                [event_id, to_text(now)],
+            )
+            # Keep a week: Slack retries within minutes.
+            db.execute(
+                "DELETE FROM events WHERE received_at < ?", [to_text(now - timedelta(days=7))]
+            )
+            return cursor.rowcount == 1
 
     def backup(self, path: str) -> None:
         """A consistent copy of the live database (SQLite's online backup)."""

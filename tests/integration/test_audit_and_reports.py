@@ -258,3 +258,32 @@ def test_the_app_home_shows_what_awaits_and_acts(slack, bot, comms):
     wait_for(
         lambda: "You confirmed" in notices_in_dm(slack, person)[0].content(), what="notice updated"
     )
+
+
+def test_backup_is_a_consistent_copy_of_the_live_database(slack, bot, comms, tmp_path):
+    send_memo(slack, comms, People=slack.directory.active_humans()[1:20])
+    copy = tmp_path / "backup.db"
+    out = cli(Path(bot.settings.database_path), "backup", str(copy))  # while the fan-out runs
+    assert out.returncode == 0, out.stderr
+    assert cli(copy, "audit", "verify").stdout.startswith("OK")
+    with sqlite3.connect(copy) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_retried_events_are_handled_once(slack, bot, comms):
+    person = slack.directory.active_humans()[3]
+    event = {
+        "type": "app_home_opened",
+        "user": person,
+        "tab": "home",
+        "channel": "D0",
+        "event_ts": "1.1",
+    }
+    first = slack.send_event(event, event_id="Ev0001")
+    wait_for(lambda: slack.home(person), what="the home")
+    publishes = len(slack.calls("views.publish"))
+    again = slack.send_event(event, event_id="Ev0001", retry_num=1, retry_reason="http_timeout")
+    assert first.status == 200 and again.status == 200
+    slack.send_event(event, event_id="Ev0002")
+    wait_for(lambda: len(slack.calls("views.publish")) == publishes + 1, what="the new event")
+    assert len(slack.calls("views.publish")) == publishes + 1
