@@ -1,0 +1,282 @@
+"""What every benchmark shares: the machine, a stand-in Slack, the bot as its own
+process (`python -m bot`, exactly what production runs), and reading the results.
+
+Layout of a run: the stand-in Slack lives in the benchmark's process (so the
+benchmark can act as Slack: slash commands, modal submissions, clicks, and read
+every recorded call); the bot runs in a separate process, so the two never
+share a GIL. The bot's store is read from here (SQLite in WAL mode allows a
+concurrent reader); its CPU time and peak memory come from /proc/<pid>.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bot.sandbox import StandInSlack, generate_directory  # noqa: E402
+
+SECRET = "bench-signing-secret"
+TOKEN = "xoxb-bench-token"
+COPY_EVENT = "errata_copy"
+NOTICE_EVENT = "errata_notice"
+# Slack's published limits the stand-in enforces (per minute, at time scale 1).
+POST_PER_MINUTE = 300
+UPDATE_PER_MINUTE = 50
+
+
+# ---------------------------------------------------------------- the machine
+
+
+def machine() -> dict:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        model = platform.processor()
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 0
+    return {
+        "nproc": cpus,
+        "cpu": model,
+        "python": platform.python_version(),
+        "os": f"{platform.system()} {platform.release()}",
+    }
+
+
+def print_machine() -> None:
+    m = machine()
+    print(f"machine: nproc={m['nproc']}  cpu={m['cpu']}  python={m['python']}  {m['os']}")
+
+
+# ---------------------------------------------------------------- waiting
+
+
+def wait_for(
+    condition: Callable[[], object],
+    timeout: float,
+    what: str,
+    interval: float = 0.02,
+):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------- the stand-in
+
+
+def stand_in(people: int, scale: float, *, seed: int = 1, **kwargs) -> StandInSlack:
+    """A stand-in Slack with `people` active humans, Slack's limits `scale` times faster."""
+    slack = StandInSlack(
+        generate_directory(people=people, seed=seed),
+        signing_secret=SECRET,
+        bot_token=TOKEN,
+        time_scale=scale,
+        post_per_minute=POST_PER_MINUTE,
+        seed=seed,
+        **kwargs,
+    )
+    return slack.start()
+
+
+# ---------------------------------------------------------------- the bot process
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class BotProcess:
+    """`python -m bot` serving HTTP on loopback against `slack`, budgets scaled by `scale`."""
+
+    def __init__(self, slack: StandInSlack, scale: float, comms: str, **settings: object):
+        self.workdir = Path(tempfile.mkdtemp(prefix="errata-bench-"))
+        self.db_path = self.workdir / "errata.db"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+        env.update(
+            {
+                "SLACK_BOT_TOKEN": TOKEN,
+                "SLACK_SIGNING_SECRET": SECRET,
+                "SLACK_API_URL": slack.api_url,
+                "DATABASE_PATH": str(self.db_path),
+                "PORT": str(self.port),
+                "COMMS_STAFF": comms,
+                "SLACK_POST_PER_MINUTE": str(round(POST_PER_MINUTE * scale)),
+                "SLACK_UPDATE_PER_MINUTE": str(round(UPDATE_PER_MINUTE * scale)),
+                "STATUS_UPDATE_EVERY": "1s",
+                "LOG_LEVEL": "WARNING",
+                "PYTHONPATH": str(ROOT),
+            }
+        )
+        env.update({k: str(v) for k, v in settings.items()})
+        self._log = open(self.workdir / "bot.log", "w")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot"],
+            cwd=self.workdir,  # no .env from the repository
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self._store = None
+        slack.bot_url = self.url
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        def healthy():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the bot exited; see {self.workdir / 'bot.log'}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:
+                    return response.status == 200
+            except OSError:
+                return False
+
+        wait_for(healthy, timeout, "the bot's /healthz", 0.05)
+
+    @property
+    def store(self):
+        """The bot's store, opened read-side from this process."""
+        if self._store is None:
+            from bot.store import Store
+
+            self._store = Store(str(self.db_path))
+        return self._store
+
+    def wait_directory(self, timeout: float) -> None:
+        """The bot loads the directory at its first start, in the background."""
+
+        def synced():
+            try:
+                return self.store.directory_synced_at("slack") is not None
+            except Exception:  # tables not created yet
+                return False
+
+        wait_for(synced, timeout, "the bot's first directory load", 0.1)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the bot process (all its threads)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    def peak_rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+
+
+# ---------------------------------------------------------------- driving the bot like Slack
+
+
+def compose(slack: StandInSlack, comms: str, values: dict) -> float:
+    """/memo, then submit the compose modal; returns the wall time of the submit."""
+    reply = slack.command(comms, "/memo")
+    if reply.status != 200:
+        raise RuntimeError(f"/memo answered {reply.status}: {reply.body}")
+    slack.wait_for(lambda: slack.open_views(comms), timeout=10)
+    submitted = time.time()
+    reply = slack.submit_view(comms, values)
+    if reply.status != 200 or reply.errors:
+        raise RuntimeError(f"the compose modal was refused: {reply.status} {reply.errors}")
+    return submitted
+
+
+def retract(slack: StandInSlack, comms: str, memo: int, reason: str) -> float:
+    """/retract M-n reason, then submit the modal; returns the wall time of the submit."""
+    reply = slack.command(comms, f"/retract M-{memo} {reason}")
+    if reply.status != 200:
+        raise RuntimeError(f"/retract answered {reply.status}: {reply.body}")
+    slack.wait_for(lambda: slack.open_views(comms), timeout=10)
+    submitted = time.time()
+    reply = slack.submit_view(comms, {"Corrected instructions": "Nothing to do."})
+    if reply.status != 200 or reply.errors:
+        raise RuntimeError(f"the retract modal was refused: {reply.status} {reply.errors}")
+    return submitted
+
+
+def event_type(call) -> str | None:
+    metadata = call.args.get("metadata")
+    return metadata.get("event_type") if isinstance(metadata, dict) else None
+
+
+def accepted(calls: Iterable, kind: str | None = None) -> list:
+    """Calls Slack performed and answered ok (optionally only one kind of Errata message)."""
+    return [
+        c for c in calls if c.status == 200 and c.ok and (kind is None or event_type(c) == kind)
+    ]
+
+
+def rate(calls: list) -> float:
+    """Accepted calls per second from the first to the last, as the stand-in's stats count it."""
+    if len(calls) < 2:
+        return float("nan")
+    times = sorted(c.finished for c in calls)
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
+# ---------------------------------------------------------------- output
+
+
+def table(headers: list[str], rows: list[list]) -> str:
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    rule = "  ".join("-" * w for w in widths)
+    body = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join([line, rule, *body])
+
+
+def save_json(path: str | None, results: dict) -> None:
+    if path:
+        Path(path).write_text(json.dumps({"machine": machine(), **results}, indent=2) + "\n")
+        print(f"results written to {path}")
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
