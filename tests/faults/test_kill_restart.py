@@ -1,0 +1,256 @@
+"""Issue 6: the bot is SIGKILLed again and again in the middle of a 500-person
+fan-out and of its retraction, restarted on the same database each time, and
+in the end every person has exactly what the stand-in Slack says they should:
+one copy, one notice per delivered copy, every original edited to RETRACTED.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from tests.faults.helpers import (
+    BotProcess,
+    KillPoint,
+    Killer,
+    is_copy,
+    is_notice,
+    memo_state,
+    query,
+    save_figures,
+    scalar,
+    tally,
+)
+from tests.harness import SCALE, stand_in, wait_for
+
+PEOPLE = 500
+UPDATE_PER_MINUTE = 150
+
+
+def in_doubt_copy(db) -> bool:
+    return bool(scalar(db, "SELECT count(*) FROM copies WHERE in_doubt = 1 AND state = 'pending'"))
+
+
+@pytest.mark.faults
+@pytest.mark.slow
+def test_kill_and_restart_through_fan_out_and_retraction(tmp_path):
+    # chat.update at 3x Slack's Tier 3 (bot budget to match), so the 500 edits take
+    # seconds, not half a minute: this story is about crashes, not about pacing.
+    slack = stand_in(people=PEOPLE, limits={"chat.update": UPDATE_PER_MINUTE})
+    comms = slack.directory.active_humans()[0]
+    everyone = slack.directory.active_humans()
+    channel = next(c for c in slack.directory.channels if not c.is_private)
+    db = tmp_path / "errata.db"
+    bot = BotProcess(
+        slack,
+        db,
+        tmp_path,
+        COMMS_STAFF=comms,
+        SLACK_UPDATE_PER_MINUTE=int(UPDATE_PER_MINUTE * SCALE),
+    )
+    killer = Killer(slack, bot)
+    began = time.monotonic()
+    runs = []
+    try:
+        bot.start()
+        wait_for(
+            lambda: (
+                scalar(db, "SELECT value FROM meta WHERE key = 'directory_synced_at:slack'")
+                if db.exists()
+                else None
+            ),
+            timeout=30,
+            what="the directory load",
+        )
+
+        def survive(point: KillPoint, *, finished, what: str, timeout: float = 60, armed=False):
+            """Arm a kill point, wait for it to fire, restart on the same database."""
+            if not armed:
+                killer.arm(point)
+            wait_for(lambda: killer.fired.is_set() or finished(), timeout=timeout, what=what)
+            if not killer.fired.is_set():
+                killer.disarm()
+                raise AssertionError(f"kill point {point.name!r} never fired before {what}")
+            in_flight = {
+                kind: scalar(db, f"SELECT count(*) FROM {kind} WHERE state = 'sending'")
+                for kind in ("copies", "notices", "edits")
+            }
+            in_doubt = {
+                kind: scalar(
+                    db, f"SELECT count(*) FROM {kind} WHERE in_doubt = 1 AND state = 'pending'"
+                )
+                for kind in ("copies", "notices", "edits")
+            }
+            bot.start()
+            runs.append(
+                {
+                    "kill": point.name,
+                    "at": point.fired_at,
+                    "sending_at_kill": in_flight,
+                    "in_doubt_at_kill": in_doubt,
+                    "drop_after_so_far": slack.faults.counts.get("drop_after", 0),
+                }
+            )
+
+        # ---- the memo: Everyone, plus a channel (so resolving the audience calls Slack)
+        # 1. memo stored, its audience not yet resolved
+        # (held until Slack has the answer to the submission, so the modal closed cleanly)
+        submitted = threading.Event()
+        resolving = KillPoint(
+            "resolving the audience",
+            "conversations.members",
+            "before",
+            lambda a, b: submitted.wait(10),
+        )
+        killer.arm(resolving)
+        slack.command(comms, "/memo")
+        wait_for(lambda: slack.open_views(comms), what="the compose modal")
+        reply = slack.submit_view(
+            comms,
+            {
+                "Title": "Delete the chat app",
+                "Message": "Please delete it from your phone by Friday.",
+                "Everyone in the workspace": True,
+                "Members of channels": [channel.id],
+                "Ask for acknowledgement": True,
+            },
+        )
+        assert reply.status == 200 and not reply.errors
+        submitted.set()
+
+        sent = lambda: memo_state(db) == "sent"  # noqa: E731
+        survive(resolving, finished=sent, what=resolving.name, armed=True)
+        fan_out = [
+            # 2. Slack posted copy 40, the bot never heard (and up to 7 more in flight)
+            KillPoint(
+                "copy 40 posted, unanswered",
+                "chat.postMessage",
+                "after",
+                lambda a, b: is_copy(a) and len(killer.copies) >= 40,
+            ),
+        ]
+        for point in fan_out:
+            survive(point, finished=sent, what=point.name)
+
+        # 3. a dropped connection after Slack posted: the copy is in doubt, then the kill
+        wait_for(lambda: len(killer.copies) >= 120, what="120 copies")
+        slack.faults.drop_next("chat.postMessage", 1, after=True)
+        survive(
+            KillPoint(
+                "copy in doubt after drop_after",
+                "chat.postMessage",
+                "before",
+                lambda a, b: (
+                    is_copy(a)
+                    and slack.faults.counts.get("drop_after", 0) >= 1
+                    and in_doubt_copy(db)
+                ),
+            ),
+            finished=sent,
+            what="an in-doubt copy",
+        )
+        fan_out = [
+            # 4. the restarted bot dies while checking its in-doubt copies
+            KillPoint(
+                "checking in-doubt copies", "conversations.history", "before", lambda a, b: True
+            ),
+            # 5. copy 400 in flight, Slack never acted
+            KillPoint(
+                "copy 400 in flight, not posted",
+                "chat.postMessage",
+                "before",
+                lambda a, b: is_copy(a) and len(killer.copies) >= 399,
+            ),
+            # 6. the last copy posted, unanswered: the memo is still `sending`
+            KillPoint(
+                "last copy posted, unanswered",
+                "chat.postMessage",
+                "after",
+                lambda a, b: is_copy(a) and len(killer.copies) >= PEOPLE,
+            ),
+        ]
+        for point in fan_out:
+            survive(point, finished=sent, what=point.name)
+        wait_for(sent, timeout=60, what="the fan-out to finish")
+        copies_done = time.monotonic()
+        memo_tally = tally(slack, db, everyone, retracted=False)
+
+        # ---- the retraction
+        retract_answered = threading.Event()
+        first_notice = KillPoint(
+            "first notice posted, unanswered",
+            "chat.postMessage",
+            "after",
+            lambda a, b: is_notice(a) and retract_answered.wait(10),
+        )
+        killer.arm(first_notice)
+        slack.command(comms, "/retract", "M-1 Sent to the wrong list")
+        wait_for(lambda: slack.open_views(comms), what="the retract modal")
+        reply = slack.submit_view(comms, {"Corrected instructions": "Keep the app."})
+        assert reply.status == 200 and not reply.errors
+        retract_answered.set()
+
+        done = lambda: memo_state(db) == "retracted"  # noqa: E731
+        survive(first_notice, finished=done, what=first_notice.name, armed=True)
+        retraction = [
+            KillPoint(
+                "notice 200 posted, unanswered",
+                "chat.postMessage",
+                "after",
+                lambda a, b: is_notice(a) and len(killer.notices) >= 200,
+            ),
+            KillPoint(
+                "edit 150 made, unanswered",
+                "chat.update",
+                "after",
+                lambda a, b: killer.edits >= 150,
+            ),
+            KillPoint(
+                "edit 400 in flight, not made",
+                "chat.update",
+                "before",
+                lambda a, b: killer.edits >= 399,
+            ),
+        ]
+        for point in retraction:
+            survive(point, finished=done, what=point.name, timeout=90)
+        wait_for(done, timeout=90, what="the retraction to finish")
+        final = tally(slack, db, everyone, retracted=True)
+    finally:
+        killer.restore()
+        bot.stop()
+        slack.stop()
+
+    status_messages = [m for m in slack.dm(comms) if not (m.metadata or {}).get("event_type")]
+    retraction_status = [m for m in status_messages if "Retraction of M-1" in m.content()]
+    figures = {
+        "people": len(everyone),
+        "kills": bot.kills,
+        "starts": bot.starts,
+        "seconds": round(time.monotonic() - began, 1),
+        "fan_out_seconds": round(copies_done - began, 1),
+        "mean_start_seconds": round(sum(bot.start_seconds) / len(bot.start_seconds), 2),
+        "faults_injected": slack.faults.counts,
+        "copy_posts": killer.copy_posts,
+        "notice_posts": killer.notice_posts,
+        "edits_made": killer.edits,
+        "in_doubt_checks": killer.history_calls,
+        "status_messages_to_sender": {
+            "memo": len(status_messages) - len(retraction_status),
+            "retraction": len(retraction_status),
+        },
+        "after_fan_out": memo_tally.as_dict(),
+        "final": final.as_dict(),
+        "runs": runs,
+        "bot_tracebacks": bot.tracebacks(),
+    }
+    save_figures("kill_restart", figures)
+    assert len(runs) == 10
+    assert memo_tally.problems == [] and memo_tally.copies == len(everyone)
+    assert final.problems == []
+    assert (final.duplicates, final.lost) == (0, 0)
+    assert final.notices == final.copies == final.edited == len(everyone)
+    counts = dict(query(db, "SELECT state, count(*) FROM copies GROUP BY state"))
+    assert counts == {"delivered": len(everyone)}
