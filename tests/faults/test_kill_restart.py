@@ -13,8 +13,8 @@ import pytest
 
 from tests.faults.helpers import (
     BotProcess,
-    KillPoint,
     Killer,
+    KillPoint,
     is_copy,
     is_notice,
     memo_state,
