@@ -314,13 +314,14 @@ class Retraction:
     done_at: datetime | None = None
 
 
-@dataclass
-class Copy:
+@dataclass(kw_only=True)
+class Delivery:
+    """What a copy and a notice share: one message to one person, and its fate."""
+
     id: int
     memo_id: int
     platform: str
     recipient_id: str
-    recipient_name: str
     state: str
     attempts: int = 0
     in_doubt: bool = False
@@ -328,27 +329,20 @@ class Copy:
     ts: str | None = None
     error: str | None = None
     delivered_at: datetime | None = None
+    claimed_at: datetime | None = None
+
+
+@dataclass(kw_only=True)
+class Copy(Delivery):
+    recipient_name: str = ""
     acknowledged_at: datetime | None = None
-    claimed_at: datetime | None = None
 
 
-@dataclass
-class Notice:
-    id: int
+@dataclass(kw_only=True)
+class Notice(Delivery):
     copy_id: int
-    memo_id: int
-    platform: str
-    recipient_id: str
     priority: int
-    state: str
-    attempts: int = 0
-    in_doubt: bool = False
-    channel: str | None = None
-    ts: str | None = None
-    error: str | None = None
-    delivered_at: datetime | None = None
     seen_at: datetime | None = None
-    claimed_at: datetime | None = None
     reminders_sent: int = 0
     last_reminder_at: datetime | None = None
     escalated_at: datetime | None = None

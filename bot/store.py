@@ -56,6 +56,23 @@ from bot.domain import (
 # ---------------------------------------------------------------- schema
 
 
+# Every outbox table (copies, notices, reminders, escalations) has these.
+_DELIVERY_COLUMNS = {
+    "memo_id": int,
+    "platform": str,
+    "recipient_id": str,
+    "state": str,
+    "attempts": int,
+    "in_doubt": int,
+    "next_attempt_at": str,
+    "claimed_at": str,
+    "error": str,
+    "channel": str,
+    "ts": str,
+    "delivered_at": str,
+}
+
+
 def _m001_initial(db: sqlite_utils.Database) -> None:
     db["memos"].create(
         {
@@ -94,24 +111,10 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
         foreign_keys=[("memo_id", "memos", "id")],
         if_not_exists=True,
     )
-    delivery_columns = {
-        "memo_id": int,
-        "platform": str,
-        "recipient_id": str,
-        "state": str,
-        "attempts": int,
-        "in_doubt": int,
-        "next_attempt_at": str,
-        "claimed_at": str,
-        "error": str,
-        "channel": str,
-        "ts": str,
-        "delivered_at": str,
-    }
     db["copies"].create(
         {
             "id": int,
-            **delivery_columns,
+            **_DELIVERY_COLUMNS,
             "recipient_name": str,
             "acknowledged_at": str,
             "cancelled_at": str,
@@ -132,7 +135,7 @@ def _m001_initial(db: sqlite_utils.Database) -> None:
         {
             "id": int,
             "copy_id": int,
-            **delivery_columns,
+            **_DELIVERY_COLUMNS,
             "priority": int,
             "seen_at": str,
             "reminders_sent": int,
@@ -223,18 +226,7 @@ def _m002_reminders(db: sqlite_utils.Database) -> None:
             "kind": str,  # retraction (target: a notice) | acknowledgement (target: a copy)
             "target_id": int,
             "seq": int,
-            "memo_id": int,
-            "platform": str,
-            "recipient_id": str,
-            "state": str,
-            "attempts": int,
-            "in_doubt": int,
-            "next_attempt_at": str,
-            "claimed_at": str,
-            "error": str,
-            "channel": str,
-            "ts": str,
-            "delivered_at": str,
+            **_DELIVERY_COLUMNS,
             "created_at": str,
         },
         pk="id",
@@ -247,19 +239,9 @@ def _m002_reminders(db: sqlite_utils.Database) -> None:
     db["escalations"].create(
         {
             "id": int,
-            "memo_id": int,
-            "platform": str,
-            "recipient_id": str,  # the retractor, or the escalation channel
-            "people": str,  # JSON: the notices escalated
-            "state": str,
-            "attempts": int,
-            "in_doubt": int,
-            "next_attempt_at": str,
-            "claimed_at": str,
-            "error": str,
-            "channel": str,
-            "ts": str,
-            "delivered_at": str,
+            **_DELIVERY_COLUMNS,  # recipient_id: the retractor, or the escalation channel
+            "people": str,  # JSON: the people escalated, "platform:id"
+            "group_id": int,  # the escalation's first row; notices point at it
             "created_at": str,
         },
         pk="id",
@@ -267,7 +249,6 @@ def _m002_reminders(db: sqlite_utils.Database) -> None:
         defaults={"attempts": 0, "in_doubt": 0},
         if_not_exists=True,
     )
-    db["escalations"].add_column("group_id", int)
     db["escalations"].create_index(["state", "platform", "id"], if_not_exists=True)
     db["notices"].create_index(["state", "next_reminder_at"], if_not_exists=True)
     db["copies"].create_index(["state", "next_reminder_at"], if_not_exists=True)

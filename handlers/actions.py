@@ -25,14 +25,22 @@ def _clicked(body) -> tuple[str, int | None]:
     return action.get("action_id", ""), int(value) if value.isdigit() else None
 
 
-def acknowledge_clicked(ack, body, respond, context):
+def _record(ack, body, respond, record, refusals):
+    """Acknowledge the request, record the click; on refusal tell the clicker privately."""
     ack()
-    core = context["core"]
-    action_id, copy_id = _clicked(body)
-    click = core.acknowledge(copy_id, body["user"]["id"], SLACK) if copy_id else None
+    action_id, item_id = _clicked(body)
+    click = record(item_id, body["user"]["id"], SLACK) if item_id else None
     outcome = click.outcome if click else "unknown"
-    if outcome not in ("recorded", "already"):
-        respond(replace_original=False, response_type="ephemeral", text=texts.ACK_REFUSED[outcome])
+    if outcome in ("recorded", "already"):
+        return action_id, item_id, click
+    respond(replace_original=False, response_type="ephemeral", text=refusals[outcome])
+    return action_id, item_id, None
+
+
+def acknowledge_clicked(ack, body, respond, context):
+    core = context["core"]
+    action_id, copy_id, click = _record(ack, body, respond, core.acknowledge, texts.ACK_REFUSED)
+    if click is None:
         return
     memo = core.store.memo(click.memo_id)
     if action_id == blocks.ACKNOWLEDGE_FROM_REMINDER:
@@ -46,13 +54,9 @@ def acknowledge_clicked(ack, body, respond, context):
 
 
 def seen_clicked(ack, body, respond, context):
-    ack()
     core = context["core"]
-    action_id, notice_id = _clicked(body)
-    click = core.mark_seen(notice_id, body["user"]["id"], SLACK) if notice_id else None
-    outcome = click.outcome if click else "unknown"
-    if outcome not in ("recorded", "already"):
-        respond(replace_original=False, response_type="ephemeral", text=texts.SEEN_REFUSED[outcome])
+    action_id, notice_id, click = _record(ack, body, respond, core.mark_seen, texts.SEEN_REFUSED)
+    if click is None:
         return
     store = core.store
     notice = store.notice(notice_id)
