@@ -36,6 +36,7 @@ NOTICE_EVENT = "errata_notice"
 # Slack's published limits the stand-in enforces (per minute, at time scale 1).
 POST_PER_MINUTE = 300
 UPDATE_PER_MINUTE = 50
+STATUS_UPDATE_SECONDS = 5.0  # STATUS_UPDATE_EVERY's default
 
 
 # ---------------------------------------------------------------- the machine
@@ -131,7 +132,9 @@ class BotProcess:
                 "COMMS_STAFF": comms,
                 "SLACK_POST_PER_MINUTE": str(round(POST_PER_MINUTE * scale)),
                 "SLACK_UPDATE_PER_MINUTE": str(round(UPDATE_PER_MINUTE * scale)),
-                "STATUS_UPDATE_EVERY": "1s",
+                # Production refreshes a status message at most every 5 s; scaled with the
+                # rest, so its chat.update calls take the same share of the budget.
+                "STATUS_UPDATE_EVERY": f"{STATUS_UPDATE_SECONDS / scale:.3f}s",
                 "LOG_LEVEL": "WARNING",
                 "PYTHONPATH": str(ROOT),
             }
