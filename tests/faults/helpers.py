@@ -271,6 +271,10 @@ class Tally:
     people: int = 0
     copies: int = 0
     cancelled: int = 0
+    failed_copies: int = 0
+    failed_notices: int = 0
+    failed_edits: int = 0
+    uninformed: int = 0
     notices: int = 0
     edited: int = 0
     duplicate_copies: int = 0
@@ -278,7 +282,7 @@ class Tally:
     lost_copies: int = 0
     lost_notices: int = 0
     unedited: int = 0
-    copy_to_cancelled: int = 0
+    copy_not_meant_to_be_there: int = 0
     notice_without_copy: int = 0
     problems: list[str] = field(default_factory=list)
 
@@ -288,7 +292,7 @@ class Tally:
 
     @property
     def lost(self) -> int:
-        return self.lost_copies + self.lost_notices + self.unedited
+        return self.lost_copies + self.lost_notices + self.unedited + self.uninformed
 
     def as_dict(self) -> dict:
         out = {k: v for k, v in self.__dict__.items() if k != "problems"}
@@ -299,12 +303,25 @@ class Tally:
 
 
 def tally(slack, db: Path, people: list[str], memo_id: int = 1, *, retracted: bool) -> Tally:
-    """What each person has in their DM, from the stand-in's records; the store is read
-    only for which copies were cancelled or failed (and so must not be there)."""
+    """What each person has in their DM, from the stand-in's records. The store is read
+    only to tell a copy, notice or edit that is missing because it was cancelled or
+    finally failed (with a reason) from one that was lost."""
     states = dict(query(db, "SELECT recipient_id, state FROM copies WHERE memo_id = ?", [memo_id]))
+    notice_states = dict(
+        query(db, "SELECT recipient_id, state FROM notices WHERE memo_id = ?", [memo_id])
+    )
+    edit_states = dict(
+        query(
+            db,
+            "SELECT c.recipient_id, e.state FROM edits e JOIN copies c ON c.id = e.id"
+            " WHERE e.memo_id = ?",
+            [memo_id],
+        )
+    )
     t = Tally(people=len(people))
     for person in people:
         state = states.get(person)
+        notice_state = notice_states.get(person)
         copies = [
             m
             for m in copies_in_dm(slack, person)
@@ -319,8 +336,9 @@ def tally(slack, db: Path, people: list[str], memo_id: int = 1, *, retracted: bo
         t.notices += min(1, len(notices))
         if state in ("cancelled", "failed"):
             t.cancelled += state == "cancelled"
+            t.failed_copies += state == "failed"
             if copies:
-                t.copy_to_cancelled += 1
+                t.copy_not_meant_to_be_there += 1
                 t.problems.append(
                     f"{person}: store says {state} but the DM has {len(copies)} copies"
                 )
@@ -336,15 +354,31 @@ def tally(slack, db: Path, people: list[str], memo_id: int = 1, *, retracted: bo
         if not retracted:
             continue
         if copies:
-            if not notices:
+            if not notices and notice_state == "failed":
+                t.failed_notices += 1  # Slack kept failing it: final, with its reason
+            elif not notices:
                 t.lost_notices += 1
-                t.problems.append(f"{person}: delivered copy but no notice (store: {state})")
-            for original in copies:
-                if RETRACTED_HEADER in original.content() and not original.buttons():
-                    t.edited += 1
-                else:
-                    t.unedited += 1
-                    t.problems.append(f"{person}: original not edited to RETRACTED")
+                t.problems.append(
+                    f"{person}: delivered copy but no notice (notice: {notice_state})"
+                )
+            elif notice_state == "failed":
+                t.problems.append(f"{person}: the notice is in the DM, the store says failed")
+            edited = all(
+                RETRACTED_HEADER in original.content() and not original.buttons()
+                for original in copies
+            )
+            if edited:
+                t.edited += 1
+            elif edit_states.get(person) == "failed":
+                t.failed_edits += 1  # Slack kept failing it: final, with its reason
+            else:
+                t.unedited += 1
+                t.problems.append(
+                    f"{person}: original not edited (edit: {edit_states.get(person)})"
+                )
+            if not notices and not edited:
+                t.uninformed += 1
+                t.problems.append(f"{person}: has the memo, no notice, original not edited")
         elif notices:
             t.notice_without_copy += 1
             t.problems.append(f"{person}: a notice but no copy")
@@ -386,9 +420,6 @@ class WarpClock(Clock):
             self._offset += timedelta(seconds=max(0.0, seconds))
 
 
-OUTBOX = ("copies", "notices", "edits")
-
-
 class Warp:
     """A thread that, when nothing in the outbox is being sent or is due, moves the
     clock to the next retry's due time and wakes the outbox."""
@@ -420,9 +451,14 @@ class Warp:
     def _step(self) -> None:
         if not self.db.exists():
             return
-        union = " UNION ALL ".join(
-            f"SELECT state, next_attempt_at FROM {kind} WHERE state IN ('pending', 'sending')"
-            for kind in OUTBOX
+        # An edit waits for its notice to settle: it is not due before the notice is.
+        union = (
+            "SELECT state, next_attempt_at FROM copies WHERE state IN ('pending', 'sending')"
+            " UNION ALL SELECT state, next_attempt_at FROM notices"
+            " WHERE state IN ('pending', 'sending')"
+            " UNION ALL SELECT e.state, e.next_attempt_at FROM edits e"
+            " LEFT JOIN notices n ON n.copy_id = e.id WHERE e.state IN ('pending', 'sending')"
+            " AND (n.id IS NULL OR n.state NOT IN ('pending', 'sending'))"
         )
         rows = query(self.db, union)
         if not rows or any(state == "sending" for state, _ in rows):

@@ -218,6 +218,10 @@ def test_kill_and_restart_through_fan_out_and_retraction(tmp_path):
             survive(point, finished=done, what=point.name, timeout=90)
         wait_for(done, timeout=90, what="the retraction to finish")
         final = tally(slack, db, everyone, retracted=True)
+        states = {
+            kind: dict(query(db, f"SELECT state, count(*) FROM {kind} GROUP BY state"))
+            for kind in ("copies", "notices", "edits")
+        }
     finally:
         killer.restore()
         bot.stop()
@@ -252,8 +256,8 @@ def test_kill_and_restart_through_fan_out_and_retraction(tmp_path):
     assert final.problems == []
     assert (final.duplicates, final.lost) == (0, 0)
     assert final.notices == final.copies == final.edited == len(everyone)
-    counts = dict(query(db, "SELECT state, count(*) FROM copies GROUP BY state"))
-    assert counts == {"delivered": len(everyone)}
+    for kind in ("copies", "notices", "edits"):
+        assert states[kind] == {"delivered": len(everyone)}, (kind, states[kind])
 
 
 @pytest.mark.faults

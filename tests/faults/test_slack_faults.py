@@ -149,8 +149,12 @@ def test_nothing_lost_or_doubled_under_5xx_429_latency_and_drops(tmp_path):
 
     # Nothing doubled, nothing lost, from what the stand-in actually shows each person.
     assert memo_tally.duplicates == 0 and final.duplicates == 0, final.problems
-    assert final.lost == 0 and final.copy_to_cancelled == 0, final.problems
+    assert final.lost == 0 and final.copy_not_meant_to_be_there == 0, final.problems
+    assert final.uninformed == 0, final.problems
     assert final.problems == []
+    # What finally failed is in the store as failed (counted above), never silently missing.
+    assert final.failed_notices == states["notices"].get("failed", 0)
+    assert final.failed_edits == states["edits"].get("failed", 0)
     # Everything final; whatever failed carries its reason.
     for kind, by_state in states.items():
         assert set(by_state) <= {"delivered", "failed"}, (kind, by_state)
@@ -305,3 +309,60 @@ def test_a_post_slack_acts_on_after_the_timeout_is_not_sent_twice(tmp_path):
         {"post_attempts": scripted.attempts, "history_checks": checks, "copies_in_dm": copies},
     )
     assert copies == 1
+
+
+@pytest.mark.faults
+@pytest.mark.xfail(
+    strict=False,
+    reason="design: notices and edits give up after MAX_ATTEMPTS=5 transient errors, i.e. "
+    "after 1+2+4+8 = 15 s of Slack 5xx; a half-minute Slack outage during a retraction "
+    "leaves everyone untold for good",
+)
+def test_a_half_minute_slack_outage_during_a_retraction_still_tells_everyone(tmp_path):
+    slack = stand_in(people=12)
+    comms = slack.directory.active_humans()[0]
+    people = slack.directory.active_humans()[1:9]
+    db = tmp_path / "errata.db"
+    clock = WarpClock()
+    bot = start_bot(slack, db, clock=clock, COMMS_STAFF=comms)
+    try:
+        with Warp(clock, db, bot.core.outbox.kick):
+            slack.command(comms, "/memo")
+            wait_for(lambda: slack.open_views(comms), what="the compose modal")
+            assert not slack.submit_view(
+                comms, {"Title": "Delete the chat app", "Message": "By Friday.", "People": people}
+            ).errors
+            wait_for(lambda: bot.store.memo(1).state == "sent", what="the fan-out")
+            slack.command(comms, "/retract", "M-1 Sent to the wrong list")
+            wait_for(lambda: slack.open_views(comms), what="the retract modal")
+            # Slack answers 503/502/500 to every post and edit for 30 seconds (bot time).
+            outage_from = clock.offset
+            for method in ("chat.postMessage", "chat.update"):
+                slack.faults.set(method=method, status_5xx=1.0)
+            assert not slack.submit_view(comms, {}).errors
+            wait_for(
+                lambda: clock.offset - outage_from >= 30 or bot.store.memo(1).state == "retracted",
+                timeout=30,
+                what="half a minute of outage",
+            )
+            slack.faults.clear()
+            outage = clock.offset - outage_from
+            wait_for(lambda: bot.store.memo(1).state == "retracted", timeout=30, what="the end")
+        told = sum(1 for p in people if notices_in_dm(slack, p))
+        edited = sum(1 for p in people if "RETRACTED" in copies_in_dm(slack, p)[0].content())
+        failed = dict(query(db, "SELECT state, count(*) FROM notices GROUP BY state"))
+    finally:
+        bot.stop()
+        slack.stop()
+    save_figures(
+        "outage_during_retraction",
+        {
+            "people": len(people),
+            "outage_bot_seconds": round(outage, 1),
+            "faults_injected": slack.faults.counts,
+            "notices": failed,
+            "told": told,
+            "originals_edited": edited,
+        },
+    )
+    assert told == len(people) and edited == len(people)
