@@ -196,6 +196,7 @@ class Killer:
         self.notice_posts = 0
         self.edits = 0
         self.history_calls = 0
+        self.holds: dict[str, tuple[threading.Event, threading.Event]] = {}
         self._original = slack.api.call
         slack.api.call = self._call
 
@@ -227,7 +228,20 @@ class Killer:
             self.fired.set()
             return True
 
+    def hold_next(self, method: str) -> tuple[threading.Event, threading.Event]:
+        """The next call of `method` waits (Slack is slow to answer) until released.
+        Returns (held, release): `held` is set once the call is waiting."""
+        held, release = threading.Event(), threading.Event()
+        with self.lock:
+            self.holds[method] = (held, release)
+        return held, release
+
     def _call(self, method: str, args: dict) -> dict:
+        with self.lock:
+            hold = self.holds.pop(method, None)
+        if hold is not None:
+            hold[0].set()
+            hold[1].wait(30)
         if self._maybe_fire("before", method, args, None):
             return {"ok": False, "error": "fatal_error"}  # nobody is listening any more
         body = self._original(method, args)

@@ -11,6 +11,7 @@ import time
 
 import pytest
 
+from bot.clock import from_text
 from tests.faults.helpers import (
     BotProcess,
     Killer,
@@ -353,3 +354,111 @@ def test_a_retraction_the_modal_accepted_survives_a_kill(tmp_path):
     )
     assert state == "retracted"
     assert len(got_copy) <= reached + 8  # at most the copies already on their way
+
+
+@pytest.mark.faults
+@pytest.mark.slow
+def test_kill_then_retract_while_copies_are_in_doubt(tmp_path):
+    """Killed mid-fan-out with copies in flight; restarted; the retraction is recorded
+    while those copies are still being checked; killed again on the first notice.
+    Each person ends with the copy and a notice, or (cancelled) with nothing, and no
+    copy is posted after the retraction was recorded."""
+    slack = stand_in(people=300, limits={"chat.update": UPDATE_PER_MINUTE})
+    comms = slack.directory.active_humans()[0]
+    everyone = slack.directory.active_humans()
+    db = tmp_path / "errata.db"
+    bot = BotProcess(
+        slack,
+        db,
+        tmp_path,
+        COMMS_STAFF=comms,
+        SLACK_UPDATE_PER_MINUTE=int(UPDATE_PER_MINUTE * SCALE),
+    )
+    killer = Killer(slack, bot)
+    try:
+        bot.start()
+        wait_for(
+            lambda: (
+                db.exists()
+                and scalar(db, "SELECT value FROM meta WHERE key = 'directory_synced_at:slack'")
+            ),
+            timeout=30,
+            what="the directory load",
+        )
+        slack.faults.set(method="chat.postMessage", latency=0.01)  # a fan-out that lasts
+        killer.arm(
+            KillPoint(
+                "copy 100 posted, unanswered",
+                "chat.postMessage",
+                "after",
+                lambda a, b: is_copy(a) and len(killer.copies) >= 100,
+            )
+        )
+        slack.command(comms, "/memo")
+        wait_for(lambda: slack.open_views(comms), what="the compose modal")
+        reply = slack.submit_view(
+            comms,
+            {
+                "Title": "Delete the chat app",
+                "Message": "By Friday.",
+                "Everyone in the workspace": True,
+            },
+        )
+        assert reply.status == 200 and not reply.errors
+        wait_for(killer.fired.is_set, what="the first kill")
+        in_doubt = scalar(db, "SELECT count(*) FROM copies WHERE state = 'sending'")
+        held, release = killer.hold_next("conversations.history")
+        bot.start()
+        wait_for(held.is_set, what="the restarted bot to check an in-doubt copy")
+        # The retraction is recorded while that check is still waiting for Slack.
+        killer.arm(
+            KillPoint(
+                "first notice posted, unanswered",
+                "chat.postMessage",
+                "after",
+                lambda a, b: is_notice(a),
+            )
+        )
+        slack.command(comms, "/retract", "M-1 Sent to the wrong list")
+        wait_for(lambda: slack.open_views(comms), what="the retract modal")
+        reply = slack.submit_view(comms, {})
+        assert reply.status == 200 and not reply.errors
+        wait_for(lambda: memo_state(db) in ("retracting", "retracted"), what="the retraction")
+        retracted_at = scalar(db, "SELECT retracted_at FROM retractions WHERE memo_id = 1")
+        release.set()
+        wait_for(killer.fired.is_set, timeout=30, what="the second kill")
+        bot.start()
+        wait_for(lambda: memo_state(db) == "retracted", timeout=60, what="the retraction to end")
+        final = tally(slack, db, everyone, retracted=True)
+        states = dict(query(db, "SELECT state, count(*) FROM copies GROUP BY state"))
+        confirmed_late = scalar(
+            db,
+            "SELECT count(*) FROM audit WHERE action = 'copy delivered' AND at > ?"
+            " AND detail LIKE '%confirmed_after_doubt%'",
+            [retracted_at],
+        )
+    finally:
+        killer.restore()
+        bot.stop()
+        slack.stop()
+    cut = from_text(retracted_at).timestamp()
+    late = [
+        c for c in slack.calls("chat.postMessage") if c.ok and is_copy(c.args) and c.started > cut
+    ]
+    save_figures(
+        "kill_then_retract_in_doubt",
+        {
+            "people": len(everyone),
+            "kills": bot.kills,
+            "copies_in_flight_at_first_kill": in_doubt,
+            "copy_states": states,
+            "copies_posted_after_the_retraction": len(late),
+            "in_doubt_copies_confirmed_after_the_retraction": confirmed_late,
+            "final": final.as_dict(),
+        },
+    )
+    assert final.problems == [] and (final.duplicates, final.lost) == (0, 0)
+    assert states.get("cancelled", 0) > 0 and set(states) == {"delivered", "cancelled"}
+    assert final.copies == final.notices == final.edited == states["delivered"]
+    assert late == []
+    assert confirmed_late >= 1  # the path under test was taken
