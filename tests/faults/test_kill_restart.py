@@ -462,3 +462,67 @@ def test_kill_then_retract_while_copies_are_in_doubt(tmp_path):
     assert final.copies == final.notices == final.edited == states["delivered"]
     assert late == []
     assert confirmed_late >= 1  # the path under test was taken
+
+
+@pytest.mark.faults
+@pytest.mark.xfail(
+    strict=False,
+    reason="bug (minor): StatusBoard._show posts the status message, then stores its ts; "
+    "killed in between, the restarted bot posts a second one and the first stays frozen",
+)
+def test_the_sender_keeps_one_status_message_across_a_kill(tmp_path):
+    slack = stand_in(people=12)
+    comms = slack.directory.active_humans()[0]
+    people = slack.directory.active_humans()[1:9]
+    db = tmp_path / "errata.db"
+    bot = BotProcess(slack, db, tmp_path, COMMS_STAFF=comms)
+    killer = Killer(slack, bot)
+
+    def is_status(args):
+        return args.get("channel") == comms and not args.get("metadata")
+
+    try:
+        bot.start()
+        wait_for(
+            lambda: (
+                db.exists()
+                and scalar(db, "SELECT value FROM meta WHERE key = 'directory_synced_at:slack'")
+            ),
+            timeout=30,
+            what="the directory load",
+        )
+        submitted = threading.Event()
+        killer.arm(
+            KillPoint(
+                "status message posted, unanswered",
+                "chat.postMessage",
+                "after",
+                lambda a, b: is_status(a) and submitted.wait(10),
+            )
+        )
+        slack.command(comms, "/memo")
+        wait_for(lambda: slack.open_views(comms), what="the compose modal")
+        reply = slack.submit_view(
+            comms, {"Title": "Delete the chat app", "Message": "By Friday.", "People": people}
+        )
+        assert reply.status == 200 and not reply.errors
+        submitted.set()
+        wait_for(killer.fired.is_set, what="the kill")
+        bot.start()
+        wait_for(lambda: memo_state(db) == "sent", what="the fan-out")
+        wait_for(
+            lambda: any(
+                f"M-1 sent: {len(people)} delivered" in m.content() for m in slack.dm(comms)
+            ),
+            what="a status message showing every copy delivered",
+        )
+        statuses = [m for m in slack.dm(comms) if not (m.metadata or {}).get("event_type")]
+    finally:
+        killer.restore()
+        bot.stop()
+        slack.stop()
+    save_figures(
+        "status_message_across_a_kill",
+        {"status_messages": [m.content()[:80] for m in statuses]},
+    )
+    assert len(statuses) == 1
