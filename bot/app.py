@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -9,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
+from slack_sdk.signature import SignatureVerifier
 
 import handlers
 from bot.config import Settings
@@ -39,7 +41,8 @@ def create_app(settings: Settings, core: Core) -> App:
     @app.middleware
     def once_per_event(body, next):
         """Slack retries an event it thinks we missed; each event_id is handled once."""
-        event_id = body.get("event_id") if isinstance(body, dict) else None
+        event = body.get("event") if isinstance(body, dict) else None
+        event_id = body.get("event_id") if isinstance(event, dict) else None
         if event_id and not core.store.first_delivery_of_event(event_id, core.clock.now()):
             return BoltResponse(status=200, body="")
         return next()
@@ -53,22 +56,55 @@ def create_app(settings: Settings, core: Core) -> App:
     return app
 
 
-def wsgi_application(app: App):
-    """`POST /slack/events` for Slack, `GET /healthz` for the platform's health check."""
+def wsgi_application(app: App, signing_secret: str | None = None):
+    """`POST /slack/events` for Slack, `GET /healthz` for the platform's health check.
+
+    The signature is checked here, before bolt parses the body: a forged request
+    gets 401 whatever its body, and a signed one that cannot be parsed gets a
+    clean 400 instead of a 500 with a traceback.
+    """
     slack = SlackRequestHandler(app, path="/slack/events")
+    verifier = SignatureVerifier(signing_secret) if signing_secret else None
+
+    def respond(start_response, status: str, payload: dict):
+        body = json.dumps(payload).encode()
+        start_response(
+            status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        )
+        return [body]
 
     def application(environ, start_response):
         path = environ.get("PATH_INFO", "")
         if path == "/healthz":
-            body = json.dumps({"ok": True}).encode()
-            start_response(
-                "200 OK",
-                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
-            )
-            return [body]
-        return slack(environ, start_response)
+            return respond(start_response, "200 OK", {"ok": True})
+        if path != "/slack/events" or environ.get("REQUEST_METHOD") != "POST":
+            return respond(start_response, "404 Not Found", {"error": "not found"})
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        raw = environ["wsgi.input"].read(length) if length > 0 else b""
+        environ["wsgi.input"] = io.BytesIO(raw)
+        if verifier is not None and not _signed(verifier, raw, environ):
+            return respond(start_response, "401 Unauthorized", {"error": "invalid request"})
+        try:
+            return slack(environ, start_response)
+        except Exception:
+            log.warning("unparsable request from Slack refused", exc_info=True)
+            return respond(start_response, "400 Bad Request", {"error": "malformed request"})
 
     return application
+
+
+def _signed(verifier: SignatureVerifier, raw: bytes, environ) -> bool:
+    timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
+    signature = environ.get("HTTP_X_SLACK_SIGNATURE", "")
+    if not timestamp.isdigit() or not signature:
+        return False
+    try:
+        return verifier.is_valid(body=raw, timestamp=timestamp, signature=signature)
+    except (ValueError, TypeError, UnicodeDecodeError):
+        return False
 
 
 class Bot:
@@ -110,7 +146,11 @@ class Bot:
         from waitress import create_server
 
         self._server = create_server(
-            wsgi_application(self.app), host=host, port=port, threads=16, ident="errata"
+            wsgi_application(self.app, self.settings.slack_signing_secret),
+            host=host,
+            port=port,
+            threads=16,
+            ident="errata",
         )
         server = self._server
 
@@ -136,7 +176,7 @@ class Bot:
 
         log.info("serving Slack at :%d/slack/events", self.settings.port)
         serve(
-            wsgi_application(self.app),
+            wsgi_application(self.app, self.settings.slack_signing_secret),
             host="0.0.0.0",
             port=self.settings.port,
             threads=16,

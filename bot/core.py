@@ -81,6 +81,11 @@ class Core:
         recovered = self.store.recover_in_flight(self.clock.now())
         if any(recovered.values()):
             log.warning("in doubt after restart, to be checked before any resend: %s", recovered)
+        for memo_id in self.store.unapplied_retractions():
+            # Asked for (and confirmed to the person) before a crash: carry it out now,
+            # before any worker could send another copy of that memo.
+            log.warning("carrying out the retraction of M-%s requested before a restart", memo_id)
+            self.apply_retraction(memo_id)
         self.outbox.start()
         self.status.start()
         self.resume_audiences()
@@ -202,8 +207,8 @@ class Core:
         memo = self.store.memo(ref)
         if memo is None:
             return Refusal(f"There is no memo {memo_label(ref)}.")
-        if memo.state in (MEMO_RETRACTING, MEMO_RETRACTED):
-            retraction = self.store.retraction(memo.id)
+        retraction = self.store.retraction(memo.id)
+        if retraction is not None:
             return Refusal(
                 f"{memo.label} was already retracted on"
                 f" {retraction.retracted_at:%Y-%m-%d at %H:%M UTC} by <@{retraction.retracted_by}>."
@@ -217,16 +222,15 @@ class Core:
             if memo.state not in (MEMO_RETRACTING, MEMO_RETRACTED)
         ][:limit]
 
-    def retract(
+    def request_retraction(
         self, memo_id: int, *, by: str, platform: str, reason: str, corrections: str
-    ) -> Retraction | Refusal:
-        """Close the memo to new sends, wait for the ones on their way, then record
-        the retraction; the notices and edits start at once."""
+    ) -> Memo | Refusal:
+        """Store the retraction before the person is told it is under way, so that a
+        crash after that answer cannot lose it. `apply_retraction` carries it out."""
         found = self.memo_to_retract(memo_id)
         if isinstance(found, Refusal):
             return found
-        self.outbox.gate.close(memo_id)
-        retraction = self.store.retract(
+        stored = self.store.request_retraction(
             memo_id,
             by=by,
             by_platform=platform,
@@ -234,13 +238,30 @@ class Core:
             corrections=corrections.strip(),
             now=self.clock.now(),
         )
-        if retraction is None:
+        if not stored:
             found = self.memo_to_retract(memo_id)
             return found if isinstance(found, Refusal) else Refusal("Could not retract.")
+        return found
+
+    def apply_retraction(self, memo_id: int) -> Retraction | None:
+        """Close the memo to new sends, wait for the ones on their way, then record
+        the retraction; the notices and edits start at once."""
+        self.outbox.gate.close(memo_id)
+        retraction = self.store.apply_retraction(memo_id, self.clock.now())
         self.outbox.kick()
         self.status.mark(memo_id)
         self.status.flush()
         return retraction
+
+    def retract(
+        self, memo_id: int, *, by: str, platform: str, reason: str, corrections: str
+    ) -> Retraction | Refusal:
+        requested = self.request_retraction(
+            memo_id, by=by, platform=platform, reason=reason, corrections=corrections
+        )
+        if isinstance(requested, Refusal):
+            return requested
+        return self.apply_retraction(memo_id) or Refusal("Could not retract.")
 
     # ------------------------------------------------------------ overviews
 

@@ -34,8 +34,9 @@ PENDING, SENDING, DELIVERED, FAILED, CANCELLED = (
 )
 FINAL_STATES = (DELIVERED, FAILED, CANCELLED)
 
-# Transient faults are retried this many times before the item fails.
-MAX_ATTEMPTS = 5
+# Transient faults are retried this many times before the item fails: with the
+# backoff below (1, 2, 4 ... 60 s) that rides out about four minutes of outage.
+MAX_ATTEMPTS = 10
 
 # Slack limits that the compose modal enforces (header block text, section text).
 TITLE_LIMIT = 150
@@ -309,6 +310,7 @@ class Retraction:
     reason: str
     corrections: str
     retracted_at: datetime
+    applied: bool = True  # False between the request and the retraction's transaction
     status_channel: str | None = None
     status_ts: str | None = None
     done_at: datetime | None = None
@@ -379,9 +381,13 @@ class Retry:
 
 @dataclass(frozen=True)
 class Unknown:
-    """The request may or may not have been acted on (connection lost, timeout)."""
+    """The request may or may not have been acted on (connection lost, timeout).
+
+    `check_after`: how long the platform may still act on it, so the check of
+    its fate must wait at least that long (a timed-out request can still land)."""
 
     reason: str
+    check_after: float = 0.0
 
 
 @dataclass(frozen=True)

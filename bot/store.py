@@ -259,10 +259,16 @@ def _m003_events(db: sqlite_utils.Database) -> None:
     db["events"].create({"id": str, "received_at": str}, pk="id", if_not_exists=True)
 
 
+def _m004_retraction_requests(db: sqlite_utils.Database) -> None:
+    """A retraction is stored the moment it is asked for, before Slack is answered."""
+    db["retractions"].add_column("requested_at", str)
+
+
 MIGRATIONS = (
     ("001_initial", _m001_initial),
     ("002_reminders", _m002_reminders),
     ("003_events", _m003_events),
+    ("004_retraction_requests", _m004_retraction_requests),
 )
 
 
@@ -879,6 +885,11 @@ class Store:
                     db.execute("UPDATE copies SET in_doubt = 0 WHERE id = ?", [item_id])
                     self._cancel_copy(db, item_id, now)
                     new_state = CANCELLED
+                elif item["attempts"] >= MAX_ATTEMPTS:
+                    # Checked: it never arrived, and the tries are used up.
+                    new_state = self._fail(
+                        db, kind, item, item["error"] or "not delivered", now, subject
+                    )
                 else:
                     db.execute(
                         f"UPDATE {kind} SET state = ?, in_doubt = 0, next_attempt_at = ? WHERE id = ?",
@@ -886,42 +897,47 @@ class Store:
                     )
                     new_state = PENDING
             else:
-                attempts = item["attempts"]
-                in_doubt = item["in_doubt"]
-                if isinstance(outcome, Retry) and outcome.rate_limited:
-                    delay = outcome.after
-                else:
-                    attempts += 1
-                    if isinstance(outcome, Unknown):
-                        in_doubt = 1
-                    delay = (
-                        outcome.after
-                        if isinstance(outcome, Retry) and outcome.after
-                        else backoff(attempts)
-                    )
-                if attempts >= MAX_ATTEMPTS:
-                    reason = outcome.reason
-                    if in_doubt:
-                        reason = f"unconfirmed: {reason}"
-                    new_state = self._fail(db, kind, item, reason, now, subject)
-                else:
-                    db.execute(
-                        f"UPDATE {kind} SET state = ?, attempts = ?, in_doubt = ?, error = ?,"
-                        " next_attempt_at = ? WHERE id = ?",
-                        [
-                            PENDING,
-                            attempts,
-                            in_doubt,
-                            outcome.reason,
-                            to_text(now + timedelta(seconds=delay)),
-                            item_id,
-                        ],
-                    )
-                    new_state = PENDING
+                new_state = self._retry_later(db, kind, item, outcome, now, subject)
             if kind == "copies":
                 self._close_memo_if_done(db, memo_id, now)
             self._close_retraction_if_done(db, memo_id, now)
         return new_state
+
+    def _retry_later(
+        self, db, kind: str, item: dict, outcome: Retry | Unknown, now: datetime, subject: str
+    ) -> str:
+        """A transient outcome. Rate limits and failed checks of an in-doubt send do not
+        use up tries; an unknown fate is never failed before it has been checked."""
+        attempts = item["attempts"]
+        in_doubt = item["in_doubt"]
+        error = outcome.reason
+        if isinstance(outcome, Unknown):
+            attempts += 1
+            in_doubt = 1
+            delay = max(backoff(attempts), outcome.check_after)
+        elif outcome.rate_limited:
+            delay = outcome.after
+        elif in_doubt:
+            delay = max(outcome.after, backoff(3))  # the check itself could not run
+            error = item["error"]
+        else:
+            attempts += 1
+            if attempts >= MAX_ATTEMPTS:
+                return self._fail(db, kind, item, outcome.reason, now, subject)
+            delay = outcome.after or backoff(attempts)
+        db.execute(
+            f"UPDATE {kind} SET state = ?, attempts = ?, in_doubt = ?, error = ?,"
+            " next_attempt_at = ? WHERE id = ?",
+            [
+                PENDING,
+                attempts,
+                in_doubt,
+                error,
+                to_text(now + timedelta(seconds=delay)),
+                item["id"],
+            ],
+        )
+        return PENDING
 
     def _fail(self, db, kind: str, item: dict, reason: str, now: datetime, subject: str) -> str:
         db.execute(
@@ -999,7 +1015,7 @@ class Store:
 
     # ------------------------------------------------------------ retraction
 
-    def retract(
+    def request_retraction(
         self,
         memo_id: int,
         *,
@@ -1008,19 +1024,51 @@ class Store:
         reason: str,
         corrections: str,
         now: datetime,
-    ) -> Retraction | None:
-        """The retraction, in one transaction: the memo stops sending, every copy
-        not yet on its way is cancelled, and notices and edits are queued for
-        every delivered copy. Returns None if the memo was already retracted."""
+    ) -> bool:
+        """Store that `by` retracts the memo; False if it was already retracted (or asked).
+        From here on the retraction stands, whatever happens to the process."""
         with self._write() as db:
             row = db.execute("SELECT state FROM memos WHERE id = ?", [memo_id]).fetchone()
-            if row is None or row[0] in (MEMO_RETRACTING, MEMO_RETRACTED):
-                return None
-            db.execute("UPDATE memos SET state = ? WHERE id = ?", [MEMO_RETRACTING, memo_id])
+            exists = db.execute("SELECT 1 FROM retractions WHERE memo_id = ?", [memo_id]).fetchone()
+            if row is None or exists or row[0] in (MEMO_RETRACTING, MEMO_RETRACTED):
+                return False
             db.execute(
                 "INSERT INTO retractions (memo_id, retracted_by, retracted_by_platform, reason,"
-                " corrections, retracted_at) VALUES (?, ?, ?, ?, ?, ?)",
+                " corrections, requested_at) VALUES (?, ?, ?, ?, ?, ?)",
                 [memo_id, by, by_platform, reason, corrections, to_text(now)],
+            )
+            self._audit(
+                db,
+                now,
+                "retraction requested",
+                actor=by,
+                memo_id=memo_id,
+                detail={"reason": reason, "corrections": corrections},
+            )
+        return True
+
+    def unapplied_retractions(self) -> list[int]:
+        return [
+            row["memo_id"]
+            for row in self._rows("SELECT memo_id FROM retractions WHERE retracted_at IS NULL")
+        ]
+
+    def apply_retraction(self, memo_id: int, now: datetime) -> Retraction | None:
+        """The retraction, in one transaction: the memo stops sending, every copy
+        not yet on its way is cancelled, and notices and edits are queued for
+        every delivered copy. None if there is no request or it was applied."""
+        with self._write() as db:
+            request = db.execute(
+                "SELECT retracted_by, reason, corrections, retracted_at FROM retractions"
+                " WHERE memo_id = ?",
+                [memo_id],
+            ).fetchone()
+            if request is None or request[3] is not None:
+                return None
+            by, reason, corrections, _ = request
+            db.execute("UPDATE memos SET state = ? WHERE id = ?", [MEMO_RETRACTING, memo_id])
+            db.execute(
+                "UPDATE retractions SET retracted_at = ? WHERE memo_id = ?", [to_text(now), memo_id]
             )
             cancelled = db.execute(
                 "UPDATE copies SET state = ?, cancelled_at = ? WHERE memo_id = ? AND state = ?"
@@ -1049,6 +1097,23 @@ class Store:
             self._close_retraction_if_done(db, memo_id, now)
         return self.retraction(memo_id)
 
+    def retract(
+        self,
+        memo_id: int,
+        *,
+        by: str,
+        by_platform: str,
+        reason: str,
+        corrections: str,
+        now: datetime,
+    ) -> Retraction | None:
+        """Request and apply at once (no copy can be in flight: tests, tools)."""
+        if not self.request_retraction(
+            memo_id, by=by, by_platform=by_platform, reason=reason, corrections=corrections, now=now
+        ):
+            return None
+        return self.apply_retraction(memo_id, now)
+
     def retraction(self, memo_id: int) -> Retraction | None:
         row = self._row("SELECT * FROM retractions WHERE memo_id = ?", [memo_id])
         if row is None:
@@ -1059,7 +1124,8 @@ class Store:
             retracted_by_platform=row["retracted_by_platform"],
             reason=row["reason"],
             corrections=row["corrections"] or "",
-            retracted_at=from_text(row["retracted_at"]),
+            retracted_at=from_text(row["retracted_at"]) or from_text(row["requested_at"]),
+            applied=row["retracted_at"] is not None,
             status_channel=row["status_channel"],
             status_ts=row["status_ts"],
             done_at=from_text(row["done_at"]),

@@ -22,7 +22,8 @@ def register(app: App) -> None:
 def _clicked(body) -> tuple[str, int | None]:
     action = (body.get("actions") or [{}])[0]
     value = action.get("value") or ""
-    return action.get("action_id", ""), int(value) if value.isdigit() else None
+    is_id = isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 16
+    return action.get("action_id", ""), int(value) if is_id else None
 
 
 def _record(ack, body, respond, record, refusals):

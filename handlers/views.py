@@ -73,7 +73,12 @@ def retract_submitted(ack, body, view, client, context):
         (_field(values, blocks.MEMO).get("selected_option") or {}).get("value")
     )
     where = blocks.REASON if view.get("private_metadata") else blocks.MEMO
-    if not chosen or not str(chosen).isdigit():
+    if (
+        not chosen
+        or not str(chosen).isascii()
+        or not str(chosen).isdigit()
+        or len(str(chosen)) > 15
+    ):
         ack(response_action="errors", errors={where: "Choose the memo to retract."})
         return
     reason = _field(values, blocks.REASON).get("value") or ""
@@ -82,11 +87,11 @@ def retract_submitted(ack, body, view, client, context):
     if errors:
         ack(response_action="errors", errors=errors)
         return
-    found = core.memo_to_retract(int(chosen))
-    if isinstance(found, Refusal):
-        ack(response_action="errors", errors={where: found.message})
+    requested = core.request_retraction(
+        int(chosen), by=user, platform=SLACK, reason=reason, corrections=corrections
+    )
+    if isinstance(requested, Refusal):
+        ack(response_action="errors", errors={where: requested.message})
         return
-    ack()
-    result = core.retract(found.id, by=user, platform=SLACK, reason=reason, corrections=corrections)
-    if isinstance(result, Refusal):
-        client.chat_postMessage(channel=user, text=result.message)
+    ack()  # the retraction is stored: it stands even if the process dies now
+    core.apply_retraction(requested.id)

@@ -115,11 +115,15 @@ class SlackPlatform:
             reason = exc.reason
             if isinstance(reason, ConnectionRefusedError | socket.gaierror):
                 return Retry(0, f"connection refused ({method})")
-            return Unknown(f"connection error ({type(reason).__name__})")
+            return Unknown(f"connection error ({type(reason).__name__})", self._still_acting())
         except TimeoutError:
-            return Unknown("timeout")
+            # Slack may still be working on it: look for it only once it cannot land any more.
+            return Unknown("timeout", self._still_acting())
         except (http.client.HTTPException, ConnectionError, OSError) as exc:
-            return Unknown(f"connection lost ({type(exc).__name__})")
+            return Unknown(f"connection lost ({type(exc).__name__})", 1.0)
+
+    def _still_acting(self) -> float:
+        return 3.0 * float(self.client.timeout or 10)
 
     def _outcome_of_error(self, budget: Budget, exc: SlackApiError) -> Outcome:
         response = exc.response
