@@ -63,7 +63,17 @@ def machine() -> dict:
     }
 
 
+def stop_on_sigterm() -> None:
+    """SIGTERM (e.g. `kill`) unwinds like Ctrl-C, so the bot process and the stand-in stop too."""
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def print_machine() -> None:
+    stop_on_sigterm()
     m = machine()
     print(f"machine: nproc={m['nproc']}  cpu={m['cpu']}  python={m['python']}  {m['os']}")
 
@@ -194,6 +204,23 @@ class BotProcess:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
         return float("nan")
+
+    def log_errors(self) -> dict[str, int]:
+        """Error lines in the bot's log, by their last line (e.g. the exception)."""
+        counts: dict[str, int] = {}
+        lines = (self.workdir / "bot.log").read_text(errors="replace").splitlines()
+        for i, line in enumerate(lines):
+            if " ERROR " not in line:
+                continue
+            key = line.split(" ERROR ", 1)[1]
+            if i + 1 < len(lines) and lines[i + 1].startswith("Traceback"):
+                j = i + 2
+                while j < len(lines) and lines[j].startswith(" "):
+                    j += 1
+                if j < len(lines):
+                    key = lines[j]  # the exception, e.g. "...OperationalError: database is locked"
+            counts[key[:120]] = counts.get(key[:120], 0) + 1
+        return counts
 
     def stop(self) -> None:
         if self._store is not None:

@@ -151,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
 
     c.print_machine()
     print("layout: stand-in Slack in this process (+50 ms per chat.postMessage); the bot as")
-    print("        `python -m bot` driven through /memo (Everyone); the naive loop in this process.\n")
+    print(
+        "        `python -m bot` driven through /memo (Everyone); the naive loop in this process.\n"
+    )
     regimes = ["real", "scaled"] if args.regime == "both" else [args.regime]
     results = []
     for regime in regimes:

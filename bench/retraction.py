@@ -43,7 +43,29 @@ def acknowledge(slack, people: list[str], clients: int) -> list:
         return list(pool.map(click, people))
 
 
-def run(people: int, scale: float, share: float, clients: int, seed: int) -> dict:
+def wait_or_stall(store, stall: float) -> dict | None:
+    """Wait for the retraction to complete; None, or the counts if nothing moved for `stall` s."""
+    last, moved = None, time.monotonic()
+    while store.memo(1).state != "retracted":
+        counts = store.retraction_counts(1)
+        progress = (counts.notified, counts.failed, counts.edits_done, counts.edits_failed)
+        if progress != last:
+            last, moved = progress, time.monotonic()
+        elif time.monotonic() - moved > stall:
+            return {
+                "notified": counts.notified,
+                "to_notify": counts.to_notify,
+                "edits_done": counts.edits_done,
+                "edits_total": counts.edits_total,
+                "stalled_for_s": round(time.monotonic() - moved, 1),
+            }
+        time.sleep(0.2)
+    return None
+
+
+def run(
+    people: int, scale: float, share: float, clients: int, seed: int, stall: float = 60.0
+) -> dict:
     slack = c.stand_in(people, scale)
     humans = slack.directory.active_humans()
     comms = humans[0]
@@ -75,19 +97,12 @@ def run(people: int, scale: float, share: float, clients: int, seed: int) -> dic
         bad = [r for r in replies if r.status != 200]
         if bad:
             raise RuntimeError(f"{len(bad)} acknowledgement clicks failed: {bad[0]}")
-        c.wait_for(
-            lambda: store.memo_counts(1).acknowledged >= len(acknowledgers), 60, "acks", 0.1
-        )
+        c.wait_for(lambda: store.memo_counts(1).acknowledged >= len(acknowledgers), 60, "acks", 0.1)
         time.sleep(1.5)  # let the status board settle so its updates do not start with ours
         slack.reset_records()
         cpu0 = bot.cpu_seconds()
         submitted = c.retract(slack, comms, 1, "Sent in error: no app needs deleting")
-        c.wait_for(
-            lambda: store.memo(1).state == "retracted",
-            people / update_ceiling * 3 + 120,
-            "the retraction to complete",
-            0.2,
-        )
+        stalled = wait_or_stall(store, stall)
         cpu = bot.cpu_seconds() - cpu0
 
         user_of = {slack.dm_channel(person): person for person in humans}
@@ -111,14 +126,14 @@ def run(people: int, scale: float, share: float, clients: int, seed: int) -> dic
         notified = [user_of.get(call.args["channel"]) for call in notices]
         ack_positions = [i for i, person in enumerate(notified) if person in acked]
         other_positions = [i for i, person in enumerate(notified) if person not in acked]
-        in_order = not ack_positions or not other_positions or (
-            max(ack_positions) < min(other_positions)
+        in_order = (
+            not ack_positions or not other_positions or (max(ack_positions) < min(other_positions))
         )
         counts = store.retraction_counts(1)
-        first_notice = notices[0].finished - submitted
+        first_notice = notices[0].finished - submitted if notices else float("nan")
         last_ack_notice = notices[max(ack_positions)].finished - submitted if ack_positions else 0
-        last_notice = notices[-1].finished - submitted
-        last_edit = edits[-1].finished - submitted
+        last_notice = notices[-1].finished - submitted if notices else float("nan")
+        last_edit = edits[-1].finished - submitted if edits else float("nan")
         ideal_notices = len(notices) / post_ceiling
         ideal_edits = len(edits) / update_ceiling
         return {
@@ -152,6 +167,8 @@ def run(people: int, scale: float, share: float, clients: int, seed: int) -> dic
             "post_429": sum(1 for call in posts if call.status == 429),
             "update_429": sum(1 for call in updates if call.status == 429),
             "bot_cpu_s": round(cpu, 2),
+            "stalled": stalled,
+            "bot_log_errors": bot.log_errors(),
         }
     finally:
         bot.stop()
@@ -191,6 +208,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", type=float, default=None, help="fixed time scale")
     p.add_argument("--clients", type=int, default=50, help="concurrent clickers (default 50)")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--stall",
+        type=float,
+        default=60.0,
+        help="give up when no notice or edit completes for this many seconds (default 60)",
+    )
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = p.parse_args(argv)
 
@@ -204,8 +227,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         started = time.monotonic()
         print(f"N = {people:,}: time scale {scale:.2f} ...", flush=True)
-        r = run(people, scale, args.acknowledged, args.clients, args.seed)
+        r = run(people, scale, args.acknowledged, args.clients, args.seed, args.stall)
         results.append(r)
+        if r["stalled"]:
+            print(f"  STALLED: {r['stalled']}")
+        if r["bot_log_errors"]:
+            print(f"  errors in the bot's log: {r['bot_log_errors']}")
         print(
             f"  first notice {r['first_notice_s']}s, last notice {r['last_notice_s']}s"
             f" (ideal {r['ideal_notices_s']}s), last edit {r['last_edit_s']}s"
@@ -227,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                 "ideal/actual",
                 "429s post/update",
                 "acked first",
+                "completed",
             ],
             [
                 [
@@ -241,6 +269,10 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r['edits_ideal_over_actual']:.3f}",
                     f"{r['post_429']}/{r['update_429']}",
                     "yes" if r["acknowledgers_first"] else "NO",
+                    "yes"
+                    if not r["stalled"]
+                    else f"STALLED at {r['stalled']['notified']:,}/{r['stalled']['to_notify']:,}"
+                    f" notices, {r['stalled']['edits_done']:,}/{r['stalled']['edits_total']:,} edits",
                 ]
                 for r in results
             ],
@@ -249,13 +281,14 @@ def main(argv: list[str] | None = None) -> int:
     c.save_json(args.json, {"benchmark": "retraction", "results": results})
     ok = all(
         r["acknowledgers_first"]
+        and not r["stalled"]
         and r["notices"] == r["people"]
         and r["edits"] == r["people"]
         and not r["people_with_several_notices"]
         for r in results
     )
     if not ok:
-        print("\nsomething is off: see notices, edits and people_with_several_notices in --json")
+        print("\nsomething is off: a stall, or see notices, edits, people_with_several_notices")
     return 0 if ok else 1
 
 
