@@ -11,7 +11,7 @@ import logging
 import threading
 
 from bot.clock import Clock
-from bot.domain import Failed, Sent
+from bot.domain import Failed, NotFound, Sent
 from bot.platform import Platform, StatusReport
 from bot.store import Store
 
@@ -98,6 +98,19 @@ class StatusBoard:
             )
         return ok
 
+    def _post(self, platform, user_id, report: StatusReport, kind: str):
+        """Post the status message once: if an earlier attempt may have landed (a crash
+        between posting and storing where), look for it first."""
+        attempted = self.store.status_posting(report.memo.id, kind, None)
+        if attempted is not None:
+            found = platform.find_sent(f"{kind}_status", report.memo.id, user_id, attempted)
+            if isinstance(found, Sent):
+                return platform.update_status(found.channel, found.ts, report, kind) and found
+            if not isinstance(found, NotFound):
+                return found
+        self.store.status_posting(report.memo.id, kind, self.clock.now())
+        return platform.post_status(user_id, report, kind)
+
     def _show(self, platform, user_id, report: StatusReport, kind: str, channel, ts) -> bool:
         memo = report.memo
         fingerprint = (memo.state, repr(report.counts), repr(report.retraction_counts))
@@ -107,7 +120,7 @@ class StatusBoard:
         if channel and ts:
             outcome = platform.update_status(channel, ts, report, kind)
         else:
-            outcome = platform.post_status(user_id, report, kind)
+            outcome = self._post(platform, user_id, report, kind)
             if isinstance(outcome, Sent):
                 if kind == "memo":
                     self.store.set_memo_status_message(memo.id, outcome.channel, outcome.ts)
@@ -117,5 +130,7 @@ class StatusBoard:
             self._shown[key] = fingerprint
             return True
         log.info("status %s for %s not shown: %s", kind, memo.label, outcome)
+        if isinstance(outcome, NotFound):
+            return False  # checked: the earlier post never landed; post at the next tick
         # A permanent refusal is not retried; anything else is, at the next tick.
         return isinstance(outcome, Failed)

@@ -264,11 +264,18 @@ def _m004_retraction_requests(db: sqlite_utils.Database) -> None:
     db["retractions"].add_column("requested_at", str)
 
 
+def _m005_status_posting(db: sqlite_utils.Database) -> None:
+    """When a status message was last asked for, so a crash cannot leave two."""
+    db["memos"].add_column("status_posting_at", str)
+    db["retractions"].add_column("status_posting_at", str)
+
+
 MIGRATIONS = (
     ("001_initial", _m001_initial),
     ("002_reminders", _m002_reminders),
     ("003_events", _m003_events),
     ("004_retraction_requests", _m004_retraction_requests),
+    ("005_status_posting", _m005_status_posting),
 )
 
 
@@ -674,6 +681,19 @@ class Store:
             )
             self._close_memo_if_done(db, memo_id, now)
         return len(rows)
+
+    def status_posting(self, memo_id: int, kind: str, now: datetime | None) -> datetime | None:
+        """When a status message of `kind` was last about to be posted; with `now`, mark it."""
+        table, key = ("memos", "id") if kind == "memo" else ("retractions", "memo_id")
+        if now is not None:
+            with self._write() as db:
+                db.execute(
+                    f"UPDATE {table} SET status_posting_at = ? WHERE {key} = ?",
+                    [to_text(now), memo_id],
+                )
+            return now
+        row = self._row(f"SELECT status_posting_at FROM {table} WHERE {key} = ?", [memo_id])
+        return from_text(row["status_posting_at"]) if row else None
 
     def set_memo_status_message(self, memo_id: int, channel: str, ts: str) -> None:
         with self._write() as db:

@@ -59,6 +59,7 @@ TRANSIENT_ERRORS = frozenset(
     }
 )
 
+# Message metadata event types: "errata_" + the kind find_sent is asked about.
 COPY_EVENT = "errata_copy"
 NOTICE_EVENT = "errata_notice"
 REMINDER_EVENT = "errata_reminder"
@@ -295,12 +296,9 @@ class SlackPlatform:
         return Sent(channel, files[0].get("id", ""))
 
     def find_sent(self, kind: str, item_id: int, recipient_id: str, since: datetime) -> Outcome:
-        event = {
-            "copy": COPY_EVENT,
-            "notice": NOTICE_EVENT,
-            "reminder": REMINDER_EVENT,
-            "escalation": ESCALATION_EVENT,
-        }[kind]
+        event = (
+            f"errata_{kind}"  # copy, notice, reminder, escalation, memo_status, retraction_status
+        )
         key = f"{kind}_id"
         channel = self._dm_channel(recipient_id)
         if not isinstance(channel, str):
@@ -352,7 +350,12 @@ class SlackPlatform:
 
     def post_status(self, user_id: str, report: StatusReport, kind: str) -> Outcome:
         text, body = self._status_blocks(report, kind)
-        return self._post(user_id, text, body, None)
+        event = f"{kind}_status"
+        metadata = {
+            "event_type": f"errata_{event}",
+            "event_payload": {f"{event}_id": report.memo.id},
+        }
+        return self._post(user_id, text, body, metadata)
 
     def update_status(self, channel: str, ts: str, report: StatusReport, kind: str) -> Outcome:
         text, body = self._status_blocks(report, kind)
