@@ -60,7 +60,30 @@ def machine() -> dict:
         "cpu": model,
         "python": platform.python_version(),
         "os": f"{platform.system()} {platform.release()}",
+        "commit": _commit(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def _commit() -> str:
+    """The bot's version measured: HEAD, and whether bot/ or handlers/ differ from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "bot", "handlers"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+        return head + ("+uncommitted" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
 
 
 def stop_on_sigterm() -> None:
@@ -76,6 +99,7 @@ def print_machine() -> None:
     stop_on_sigterm()
     m = machine()
     print(f"machine: nproc={m['nproc']}  cpu={m['cpu']}  python={m['python']}  {m['os']}")
+    print(f"errata: {m['commit']}  load average at start: {m['load_average_at_start']}")
 
 
 # ---------------------------------------------------------------- waiting
