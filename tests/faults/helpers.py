@@ -273,6 +273,11 @@ def is_copy(args: dict) -> bool:
     return ((args.get("metadata") or {}) or {}).get("event_type") == COPY
 
 
+def is_status(metadata: dict | None) -> bool:
+    """A memo's or a retraction's live status message (for its issuer)."""
+    return str((metadata or {}).get("event_type", "")).endswith("_status")
+
+
 def is_notice(args: dict) -> bool:
     return ((args.get("metadata") or {}) or {}).get("event_type") == NOTICE
 

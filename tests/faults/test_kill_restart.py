@@ -18,6 +18,7 @@ from tests.faults.helpers import (
     KillPoint,
     is_copy,
     is_notice,
+    is_status,
     memo_state,
     query,
     save_figures,
@@ -228,7 +229,7 @@ def test_kill_and_restart_through_fan_out_and_retraction(tmp_path):
         bot.stop()
         slack.stop()
 
-    status_messages = [m for m in slack.dm(comms) if not (m.metadata or {}).get("event_type")]
+    status_messages = [m for m in slack.dm(comms) if is_status(m.metadata)]
     retraction_status = [m for m in status_messages if "Retraction of M-1" in m.content()]
     figures = {
         "people": len(everyone),
@@ -262,12 +263,6 @@ def test_kill_and_restart_through_fan_out_and_retraction(tmp_path):
 
 
 @pytest.mark.faults
-@pytest.mark.xfail(
-    strict=False,
-    reason="bug: handlers/views.retract_submitted ack()s before core.retract has waited out "
-    "the copies in flight (SendGate.close) and committed; a kill in between loses the "
-    "retraction and the fan-out resumes",
-)
 def test_a_retraction_the_modal_accepted_survives_a_kill(tmp_path):
     """Comms staff submit the retract modal mid-fan-out; Slack closes the modal (the
     bot answered 200), then the bot is killed while a copy is still on its way.
@@ -465,11 +460,6 @@ def test_kill_then_retract_while_copies_are_in_doubt(tmp_path):
 
 
 @pytest.mark.faults
-@pytest.mark.xfail(
-    strict=False,
-    reason="bug (minor): StatusBoard._show posts the status message, then stores its ts; "
-    "killed in between, the restarted bot posts a second one and the first stays frozen",
-)
 def test_the_sender_keeps_one_status_message_across_a_kill(tmp_path):
     slack = stand_in(people=12)
     comms = slack.directory.active_humans()[0]
@@ -477,9 +467,6 @@ def test_the_sender_keeps_one_status_message_across_a_kill(tmp_path):
     db = tmp_path / "errata.db"
     bot = BotProcess(slack, db, tmp_path, COMMS_STAFF=comms)
     killer = Killer(slack, bot)
-
-    def is_status(args):
-        return args.get("channel") == comms and not args.get("metadata")
 
     try:
         bot.start()
@@ -497,7 +484,7 @@ def test_the_sender_keeps_one_status_message_across_a_kill(tmp_path):
                 "status message posted, unanswered",
                 "chat.postMessage",
                 "after",
-                lambda a, b: is_status(a) and submitted.wait(10),
+                lambda a, b: is_status(a.get("metadata")) and submitted.wait(10),
             )
         )
         slack.command(comms, "/memo")
@@ -516,7 +503,7 @@ def test_the_sender_keeps_one_status_message_across_a_kill(tmp_path):
             ),
             what="a status message showing every copy delivered",
         )
-        statuses = [m for m in slack.dm(comms) if not (m.metadata or {}).get("event_type")]
+        statuses = [m for m in slack.dm(comms) if is_status(m.metadata)]
     finally:
         killer.restore()
         bot.stop()

@@ -212,11 +212,6 @@ def one_person_story(slack, bot, comms, person):
 
 
 @pytest.mark.faults
-@pytest.mark.xfail(
-    strict=False,
-    reason="bug: Store.record fails an in-doubt copy on its last attempt as 'unconfirmed' "
-    "without checking Slack; the person has the memo but gets no retraction",
-)
 def test_a_copy_posted_on_its_last_attempt_is_not_failed_unchecked(tmp_path):
     """Four transient errors, then Slack posts the copy but the connection drops
     before the answer. The copy is in the person's DM: the store must not call it
@@ -270,11 +265,6 @@ def test_a_copy_posted_on_its_last_attempt_is_not_failed_unchecked(tmp_path):
 
 
 @pytest.mark.faults
-@pytest.mark.xfail(
-    strict=False,
-    reason="bug: a post that timed out is checked (conversations.history) one backoff "
-    "second later and resent when not found; Slack may still act on the first request",
-)
 def test_a_post_slack_acts_on_after_the_timeout_is_not_sent_twice(tmp_path):
     """Slack is slower than the bot's HTTP timeout on one copy and acts on it late.
     The bot's client timeout is cut to 1 s here (10 s in production) so that the
@@ -312,12 +302,6 @@ def test_a_post_slack_acts_on_after_the_timeout_is_not_sent_twice(tmp_path):
 
 
 @pytest.mark.faults
-@pytest.mark.xfail(
-    strict=False,
-    reason="design: notices and edits give up after MAX_ATTEMPTS=5 transient errors, i.e. "
-    "after 1+2+4+8 = 15 s of Slack 5xx; a half-minute Slack outage during a retraction "
-    "leaves everyone untold for good",
-)
 def test_a_half_minute_slack_outage_during_a_retraction_still_tells_everyone(tmp_path):
     slack = stand_in(people=12)
     comms = slack.directory.active_humans()[0]
