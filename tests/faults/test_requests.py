@@ -57,7 +57,7 @@ def settled(bot, db):
         first = dump(db)
         if bot.store.has_due_work("slack", bot.clock.now()):
             return None
-        time.sleep(0.1)  # then the same again: nothing changed in between
+        time.sleep(0.05)  # then the same again: nothing changed in between
         return first if dump(db) == first else None
 
     return wait_for(quiet, what="the database to settle")

@@ -16,7 +16,7 @@ from bot.domain import MAX_ATTEMPTS, backoff
 from tests.faults.helpers import Warp, WarpClock, query, save_figures, tally
 from tests.harness import SCALE, copies_in_dm, notices_in_dm, stand_in, start_bot, wait_for
 
-PEOPLE = 200
+PEOPLE = 150
 UPDATE_PER_MINUTE = 150
 # Every retry of one item waits out its backoff: 1 + 2 + 4 + 8 s before the last try.
 RETRY_SPAN = sum(backoff(n) for n in range(1, MAX_ATTEMPTS))
@@ -58,7 +58,7 @@ def test_nothing_lost_or_doubled_under_5xx_429_latency_and_drops(tmp_path):
             for method in ("chat.postMessage", "chat.update"):
                 slack.faults.set(method=method, **faults)
             slack.faults.set(method="conversations.history", status_5xx=0.2, drop_after=0.04)
-            slack.faults.burst_429("chat.postMessage", 25)
+            slack.faults.burst_429("chat.postMessage", 20)
 
             slack.command(comms, "/memo")
             wait_for(lambda: slack.open_views(comms), what="the compose modal")
@@ -75,7 +75,7 @@ def test_nothing_lost_or_doubled_under_5xx_429_latency_and_drops(tmp_path):
             wait_for(
                 lambda: len(slack.calls("chat.postMessage")) > PEOPLE // 2, what="half the posts"
             )
-            slack.faults.burst_429("chat.postMessage", 25)  # a second burst, mid-way
+            slack.faults.burst_429("chat.postMessage", 20)  # a second burst, mid-way
             wait_for(lambda: bot.store.memo(1).state == "sent", timeout=60, what="the fan-out")
             copies_seconds = time.monotonic() - began
             memo_tally = tally(slack, db, everyone, retracted=False)
@@ -91,7 +91,7 @@ def test_nothing_lost_or_doubled_under_5xx_429_latency_and_drops(tmp_path):
             )
 
             retract_began = time.monotonic()
-            slack.faults.burst_429("chat.postMessage", 25)
+            slack.faults.burst_429("chat.postMessage", 20)
             slack.faults.burst_429("chat.update", 10)
             slack.command(comms, "/retract", "M-1 Sent to the wrong list")
             wait_for(lambda: slack.open_views(comms), what="the retract modal")
@@ -167,8 +167,8 @@ def test_nothing_lost_or_doubled_under_5xx_429_latency_and_drops(tmp_path):
     for kind, seconds in times.items():
         assert max(seconds) <= bound, (kind, max(seconds), bound)
     # The faults were really there.
-    assert slack.faults.counts.get("5xx", 0) >= 40
-    assert slack.faults.counts.get("429", 0) >= 85
+    assert slack.faults.counts.get("5xx", 0) >= 30
+    assert slack.faults.counts.get("429", 0) >= 70
     assert slack.faults.counts.get("drop_after", 0) >= 5
     assert slack.faults.counts.get("drop_before", 0) >= 5
 
