@@ -12,6 +12,7 @@ open, update and close.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import http.client
 import json
@@ -431,10 +432,8 @@ class TeamsActor:
             shown = msteams.get("displayText")
             mb_value = msteams.get("value")
             if isinstance(mb_value, str):
-                try:
+                with contextlib.suppress(ValueError):
                     mb_value = json.loads(mb_value)
-                except ValueError:
-                    pass
             return self._submit_message(
                 p, conv, current, text=text, value=mb_value, shown=shown, postback=True
             )
