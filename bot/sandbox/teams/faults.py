@@ -2,7 +2,8 @@
 
 Rates are probabilities per call from a seeded RNG. A rule for one operation
 ("activities.send", "activities.update", "conversations.create",
-"members.paged", ... or "token") replaces the all-operations rule (``op=None``).
+"members.paged", ... or "token") replaces the all-operations rule (``op=None``),
+which covers every Bot Connector operation but not the token endpoint.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from collections import Counter
 from dataclasses import dataclass
 
 FIVE_XX = (502, 503, 504)
+# Operations the all-operations rule (op=None) leaves alone: the token endpoint is Entra's,
+# not the Bot Connector; fault it by name (op="token").
+SEPARATE = frozenset({"token"})
 
 # 403 codes a blocked recipient can answer with (TEAMS_FACTS §4)
 BLOCK_CODES = (
@@ -178,8 +182,11 @@ class TeamsFaults:
 
     # ---------------------------------------------------------------- drawing
     def _take(self, table: dict[str | None, list], op: str) -> list | None:
-        key: str | None = op if op in table else (None if None in table else "")
-        if key == "":
+        if op in table:
+            key: str | None = op
+        elif None in table and op not in SEPARATE:
+            key = None
+        else:
             return None
         entry = table[key]
         entry[0] -= 1
@@ -206,7 +213,9 @@ class TeamsFaults:
             if fail is not None:
                 self._count(op, "412" if fail[1] == 412 else "5xx")
                 return FaultPlan(status=fail[1])
-            rule = self._rules.get(op) or self._rules.get(None)
+            rule = self._rules.get(op)
+            if rule is None and op not in SEPARATE:
+                rule = self._rules.get(None)
             if rule is None:
                 return NO_FAULT
             rng = self._rng
