@@ -59,9 +59,9 @@ class SigningKey:
     @classmethod
     def shared(cls, name: str) -> SigningKey:
         key = _shared_key(name)
-        numbers = key.public_key().public_numbers()
-        kid = _b64u_int(int.from_bytes(hashlib.sha1(_b64u_int(numbers.n).encode()).digest()))
-        return cls(key, kid[:27])
+        n = key.public_key().public_numbers().n
+        digest = hashlib.sha1(n.to_bytes((n.bit_length() + 7) // 8, "big")).digest()
+        return cls(key, base64.urlsafe_b64encode(digest).decode("ascii").rstrip("="))
 
     def jwk(self, endorsements: list[str] | None = None) -> dict[str, Any]:
         numbers = self.key.public_key().public_numbers()

@@ -10,7 +10,6 @@ limits and recording around it.
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import hmac
 import json
@@ -276,7 +275,7 @@ class Connector:
         return None
 
     def _message_from(self, conv: Conversation, body: dict, reply_to: str | None) -> Message:
-        atts = copy.deepcopy(body.get("attachments") or [])
+        atts = body.get("attachments") or []  # the parsed request is ours: no copy needed
         warnings = []
         for a in atts:
             if a.get("contentType") == C.ADAPTIVE_CARD:
@@ -286,7 +285,7 @@ class Connector:
             id=self.state.next_message_id(),
             text=str(body.get("text") or ""),
             attachments=atts,
-            activity=copy.deepcopy(body),
+            activity=body,
             sender="bot",
             from_id=self.bot_id,
             reply_to_id=body.get("replyToId") or reply_to,

@@ -12,6 +12,7 @@ import random
 import threading
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 FIVE_XX = (502, 503, 504)
 # Operations the all-operations rule (op=None) leaves alone: the token endpoint is Entra's,
@@ -135,12 +136,14 @@ class TeamsFaults:
                 self._fails[op] = [count, status]
             self._refresh()
 
-    def block(self, user: str, code: str | None = "ConversationBlockedByUser") -> None:
+    def block(self, user: Any, code: str | None = "ConversationBlockedByUser") -> None:
         """Writes into ``user``'s 1:1 answer 403 with ``code`` (None unblocks).
 
-        ``user`` is a Teams user id (29:...) or aadObjectId as the server
-        resolves it; see StandInTeams.faults_block for any key.
+        ``user``: a TeamsPerson, a Teams user id (29:...) or an aadObjectId
+        (``StandInTeams.block`` also takes an e-mail or UPN). Codes: see
+        BLOCK_CODES; "BotDisabledByAdmin" also refuses creating the 1:1.
         """
+        user = getattr(user, "id", user)
         with self._lock:
             if code is None:
                 self._blocked.pop(user, None)

@@ -53,8 +53,11 @@ class Version:
     def content(self) -> str:
         return C.flatten(self.text, self.cards())
 
-    def buttons(self) -> list[dict[str, Any]]:
+    def actions(self) -> list[dict[str, Any]]:
         return [C.describe(a) for c in self.cards() for a in C.actions(c)]
+
+    def buttons(self) -> list[str]:
+        return [a["title"] for a in self.actions()]
 
 
 @dataclass(slots=True)
@@ -93,20 +96,22 @@ class Message:
         """All visible text: the text, then each card's text, facts, labels, button titles."""
         return C.flatten(self.text, self.cards())
 
-    def buttons(self) -> list[dict[str, Any]]:
-        """[{title, type, verb, id, data, msteams, url}] in card order."""
+    def actions(self) -> list[dict[str, Any]]:
+        """[{title, type, verb, id, data, msteams, url}] of every card action, in card order."""
         return [C.describe(a) for c in self.cards() for a in C.actions(c)]
 
-    def button_titles(self) -> list[str]:
-        return [b["title"] for b in self.buttons()]
+    def buttons(self) -> list[str]:
+        """The action (button) titles, in card order."""
+        return [a["title"] for a in self.actions()]
 
-    def button(self, title: str) -> dict[str, Any]:
+    def action(self, title: str) -> dict[str, Any]:
+        """The action titled ``title`` (as ``actions()`` describes it)."""
         for c in self.cards():
             try:
                 return C.describe(C.find_action(c, title))
             except LookupError:
                 continue
-        raise LookupError(f"no button {title!r} (buttons: {self.button_titles()})")
+        raise LookupError(f"no button {title!r} (buttons: {self.buttons()})")
 
     @property
     def edited(self) -> bool:

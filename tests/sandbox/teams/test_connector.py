@@ -80,7 +80,8 @@ def test_send_update_delete_and_their_errors(connector, teams):
     assert (put.status, put.json()) == (200, {"id": aid})
     [msg] = teams.chat(p)
     assert msg.text == "Edited" and msg.card() is None and msg.edits[0].card() == c
-    assert msg.edits[0].buttons()[0]["verb"] == "ack"
+    assert msg.edits[0].buttons() == ["Acknowledge"]
+    assert msg.edits[0].actions()[0]["verb"] == "ack"
     gone = connector.call(
         "PUT", f"v3/conversations/{cid}/activities/999", {"type": "message", "text": "x"}
     )
