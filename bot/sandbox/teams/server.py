@@ -10,6 +10,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -654,6 +655,17 @@ class StandInTeams:
 
     def uninstall(self, user: str | TeamsPerson) -> Replies:
         return self.actor.uninstall(user)
+
+    def install_many(
+        self, users: list[str | TeamsPerson] | None = None, *, workers: int = 8
+    ) -> list[Replies]:
+        """``install`` for many people at once (default: everyone the directory says has the
+        app, so the bot learns of them as it would have from Teams), ``workers`` at a time."""
+        people = self.directory.installed() if users is None else list(users)
+        if workers <= 1:
+            return [self.actor.install(u) for u in people]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(self.actor.install, people))
 
     def install_in_team(self, team: str | Team, by: str | TeamsPerson | None = None) -> Replies:
         return self.actor.install_in_team(team, by)

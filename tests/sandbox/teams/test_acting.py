@@ -68,6 +68,14 @@ def test_install_sends_installation_and_conversation_updates(teams, bot):
     assert bot.requests[0].path == "/api/messages"
 
 
+def test_install_many_announces_everyone_with_the_app(teams, bot):
+    replies = teams.install_many(workers=4)
+    assert len(replies) == len(teams.directory.installed()) and all(r.ok for r in replies)
+    kinds = [r.json()["type"] for r in bot.requests]
+    assert kinds.count("installationUpdate") == kinds.count("conversationUpdate") == len(replies)
+    assert all(teams.conversation_of(p) for p in teams.directory.installed())
+
+
 def test_uninstall_then_the_bot_cannot_write(teams, bot, connector):
     person = teams.directory.installed()[0]
     teams.install(person)
