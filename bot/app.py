@@ -1,7 +1,9 @@
-"""Build the bolt App and the WSGI application around it."""
+"""Build the bolt App, the Teams listeners and the one WSGI application that serves both."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
 import json
 import logging
@@ -13,8 +15,12 @@ from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
 import handlers
+from bot.clock import Clock
 from bot.config import Settings
 from bot.core import Core
+from bot.domain import parse_memo_ref
+from bot.store import Store
+from handlers.teams import TeamsListeners, parse_activity
 
 log = logging.getLogger(__name__)
 
@@ -56,42 +62,66 @@ def create_app(settings: Settings, core: Core) -> App:
     return app
 
 
-def wsgi_application(app: App, signing_secret: str | None = None):
-    """`POST /slack/events` for Slack, `GET /healthz` for the platform's health check.
+def wsgi_application(bot: Bot):
+    """One HTTP surface: `POST /slack/events` (Slack), `POST /api/messages` (Teams),
+    `GET /reports/...` (signed report links), `GET /healthz`.
 
-    The signature is checked here, before bolt parses the body: a forged request
-    gets 401 whatever its body, and a signed one that cannot be parsed gets a
-    clean 400 instead of a 500 with a traceback.
+    Slack's signature is checked here, before bolt parses the body: a forged
+    request gets 401 whatever its body, and a signed one that cannot be parsed
+    gets a clean 400 instead of a 500 with a traceback. Teams requests are
+    authenticated as the Bot Framework requires (a JWT from the Bot Connector).
     """
-    slack = SlackRequestHandler(app, path="/slack/events")
-    verifier = SignatureVerifier(signing_secret) if signing_secret else None
+    slack = SlackRequestHandler(bot.app, path="/slack/events") if bot.app else None
+    secret = bot.settings.slack_signing_secret
+    verifier = SignatureVerifier(secret) if secret and not bot.settings.slack_app_token else None
+    teams = TeamsListeners(bot.core, bot.teams, bot.report_link) if bot.teams else None
 
-    def respond(start_response, status: str, payload: dict):
-        body = json.dumps(payload).encode()
-        start_response(
-            status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-        )
+    def respond(start_response, status: str, payload, content_type: str = "application/json"):
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
         return [body]
 
-    def application(environ, start_response):
-        path = environ.get("PATH_INFO", "")
-        if path == "/healthz":
-            return respond(start_response, "200 OK", {"ok": True})
-        if path != "/slack/events" or environ.get("REQUEST_METHOD") != "POST":
-            return respond(start_response, "404 Not Found", {"error": "not found"})
+    def read_body(environ) -> bytes:
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
         raw = environ["wsgi.input"].read(length) if length > 0 else b""
         environ["wsgi.input"] = io.BytesIO(raw)
-        if verifier is not None and not _signed(verifier, raw, environ):
-            return respond(start_response, "401 Unauthorized", {"error": "invalid request"})
-        try:
-            return slack(environ, start_response)
-        except Exception:
-            log.warning("unparsable request from Slack refused", exc_info=True)
-            return respond(start_response, "400 Bad Request", {"error": "malformed request"})
+        return raw
+
+    def application(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD")
+        if path == "/healthz":
+            return respond(start_response, "200 OK", {"ok": True})
+        if path.startswith("/reports/") and method == "GET":
+            return bot.serve_report(path, environ.get("QUERY_STRING", ""), start_response)
+        if path == "/slack/events" and method == "POST" and slack is not None:
+            raw = read_body(environ)
+            if verifier is not None and not _signed(verifier, raw, environ):
+                return respond(start_response, "401 Unauthorized", {"error": "invalid request"})
+            try:
+                return slack(environ, start_response)
+            except Exception:
+                log.warning("unparsable request from Slack refused", exc_info=True)
+                return respond(start_response, "400 Bad Request", {"error": "malformed request"})
+        if path == "/api/messages" and method == "POST" and teams is not None:
+            raw = read_body(environ)
+            activity = parse_activity(raw)
+            if not bot.teams_authorized(environ, activity):
+                return respond(start_response, "401 Unauthorized", {"error": "Unauthorized"})
+            if activity is None:
+                return respond(start_response, "400 Bad Request", {"error": "malformed activity"})
+            try:
+                status, body = teams.handle(activity)
+            except Exception:
+                log.exception("Teams activity %s failed", activity.get("type"))
+                return respond(
+                    start_response, "500 Internal Server Error", {"error": "internal error"}
+                )
+            return respond(start_response, f"{status} OK", body if body is not None else {})
+        return respond(start_response, "404 Not Found", {"error": "not found"})
 
     return application
 
@@ -108,36 +138,103 @@ def _signed(verifier: SignatureVerifier, raw: bytes, environ) -> bool:
 
 
 class Bot:
-    """Everything `python -m bot` runs: the core, its Slack adapter and the bolt App."""
+    """Everything `python -m bot` runs: the core, its platforms, and their listeners."""
 
     def __init__(self, settings: Settings, *, clock=None, idle_wait: float = 0.25):
-        from bot.clock import Clock
-        from bot.slack.adapter import SlackPlatform
-        from bot.store import Store
-
         self.settings = settings
         self.clock = clock or Clock()
         self.store = Store(settings.database_path)
         self.store.migrate()
-        self.slack = SlackPlatform(
-            token=settings.slack_bot_token,
-            api_url=settings.slack_api_url,
-            store=self.store,
-            clock=self.clock,
-            post_per_minute=settings.slack_post_per_minute,
-            update_per_minute=settings.slack_update_per_minute,
-            show_retracted_body=settings.show_retracted_body,
-            max_reminders=settings.max_reminders,
-        )
-        self.core = Core(
-            settings, self.store, self.clock, {"slack": self.slack}, idle_wait=idle_wait
-        )
-        self.app = create_app(settings, self.core)
+        platforms = {}
+        self.slack = None
+        self.teams = None
+        if settings.slack_enabled:
+            from bot.slack.adapter import SlackPlatform
+
+            self.slack = SlackPlatform(
+                token=settings.slack_bot_token,
+                api_url=settings.slack_api_url,
+                store=self.store,
+                clock=self.clock,
+                post_per_minute=settings.slack_post_per_minute,
+                update_per_minute=settings.slack_update_per_minute,
+                show_retracted_body=settings.show_retracted_body,
+                max_reminders=settings.max_reminders,
+            )
+            platforms["slack"] = self.slack
+        if settings.teams_enabled:
+            from bot.teams.adapter import TeamsPlatform
+
+            self.teams = TeamsPlatform(settings, self.store, self.clock)
+            platforms["teams"] = self.teams
+        self.core = Core(settings, self.store, self.clock, platforms, idle_wait=idle_wait)
+        self.app = create_app(settings, self.core) if self.slack else None
         self._server = None
         self._thread = None
 
     def start(self, *, scheduler: bool = True) -> None:
         self.core.start(scheduler=scheduler)
+
+    # ------------------------------------------------------------ Teams requests and report links
+
+    def teams_authorized(self, environ, activity: dict | None) -> bool:
+        """The Bot Framework's JWT, checked for real; only the explicit test setting
+        lets a request from this machine in without one."""
+        remote = environ.get("REMOTE_ADDR", "")
+        if self.settings.teams_trust_loopback and remote in ("127.0.0.1", "::1"):
+            return True
+        header = environ.get("HTTP_AUTHORIZATION", "")
+        if not header.startswith("Bearer ") or self.teams is None:
+            return False
+        return self.teams.token_valid(
+            header.removeprefix("Bearer "), (activity or {}).get("serviceUrl")
+        )
+
+    def report_link(self, memo_id: int) -> str | None:
+        if not self.settings.public_url:
+            return None
+        expires = int(self.clock.now().timestamp()) + REPORT_LINK_SECONDS
+        signature = self._report_signature(memo_id, expires)
+        return (
+            f"{self.settings.public_url}reports/M-{memo_id}.csv?expires={expires}&sig={signature}"
+        )
+
+    def _report_signature(self, memo_id: int, expires: int) -> str:
+        key = self.store.secret("report_links")
+        return hmac.new(key, f"{memo_id}:{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def serve_report(self, path: str, query: str, start_response):
+        from urllib.parse import parse_qs
+
+        from bot import reports
+
+        params = parse_qs(query)
+        memo_id = parse_memo_ref(path.removeprefix("/reports/").removesuffix(".csv"))
+        expires = (params.get("expires") or ["0"])[0]
+        signature = (params.get("sig") or [""])[0]
+        valid = (
+            memo_id is not None
+            and expires.isdigit()
+            and int(expires) >= self.clock.now().timestamp()
+            and hmac.compare_digest(signature, self._report_signature(memo_id, int(expires)))
+        )
+        if not valid or self.store.memo(memo_id) is None:
+            body = b"This report link is not valid or has expired."
+            start_response(
+                "403 Forbidden",
+                [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))],
+            )
+            return [body]
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "text/csv; charset=utf-8"),
+                ("Content-Disposition", f'attachment; filename="errata-M-{memo_id}-report.csv"'),
+            ],
+        )
+        return _streamed_csv(reports, self.store, memo_id)
+
+    # ------------------------------------------------------------ serving
 
     def serve_in_background(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve HTTP on a thread (tests, demo); returns the root URL."""
@@ -146,11 +243,7 @@ class Bot:
         from waitress import create_server
 
         self._server = create_server(
-            wsgi_application(self.app, self.settings.slack_signing_secret),
-            host=host,
-            port=port,
-            threads=16,
-            ident="errata",
+            wsgi_application(self), host=host, port=port, threads=16, ident="errata"
         )
         server = self._server
 
@@ -166,17 +259,17 @@ class Bot:
         return f"http://{host}:{self._server.effective_port}"
 
     def serve_forever(self) -> None:
-        """Production: Socket Mode when an app token is set, else HTTP via waitress."""
-        if self.settings.slack_app_token:
+        """Production: Slack over Socket Mode when an app token is set; HTTP on PORT
+        always (Slack's Events API otherwise, Teams, report links, the health check)."""
+        if self.app is not None and self.settings.slack_app_token:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-            SocketModeHandler(self.app, self.settings.slack_app_token).start()
-            return
+            SocketModeHandler(self.app, self.settings.slack_app_token).connect()
         from waitress import serve
 
-        log.info("serving Slack at :%d/slack/events", self.settings.port)
+        log.info("serving on :%d", self.settings.port)
         serve(
-            wsgi_application(self.app, self.settings.slack_signing_secret),
+            wsgi_application(self),
             host="0.0.0.0",
             port=self.settings.port,
             threads=16,
@@ -188,4 +281,25 @@ class Bot:
             server, self._server = self._server, None
             server.close()
         self.core.stop()
+        if self.teams is not None:
+            self.teams.close()
         self.store.close()
+
+
+REPORT_LINK_SECONDS = 3600
+
+
+def _streamed_csv(reports, store, memo_id: int):
+    """The CSV written into a small buffer and handed to the server piece by piece."""
+    import csv
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(reports.COLUMNS)
+    for number, row in enumerate(reports.rows(store, memo_id), 1):
+        writer.writerow([reports.safe_cell(row[c]) for c in reports.COLUMNS])
+        if number % 500 == 0:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")

@@ -49,6 +49,10 @@ def _url(value: str) -> str:
     return value if value.endswith("/") else value + "/"
 
 
+def _optional_url(value: str) -> str:
+    return _url(value) if value else ""
+
+
 def _port(value: str) -> int:
     port = int(value)
     if not 1 <= port <= 65535:
@@ -61,6 +65,21 @@ def _positive_int(value: str) -> int:
     if number < 1:
         raise ValueError("must be a whole number of at least 1")
     return number
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if number <= 0:
+        raise ValueError("must be a number above 0")
+    return number
+
+
+def _guid(value: str) -> str:
+    if value and not re.match(
+        r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$", value
+    ):
+        raise ValueError("must be a GUID such as 00000000-0000-0000-0000-000000000000")
+    return value.lower()
 
 
 def _count(value: str) -> int:
@@ -121,9 +140,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "SLACK_BOT_TOKEN",
         None,
-        "Bot token (xoxb-...) from the app's OAuth page",
+        "Bot token (xoxb-...) from the app's OAuth page; required unless only Teams is used",
         _token("xoxb-"),
-        required=True,
     ),
     Setting(
         "SLACK_SIGNING_SECRET",
@@ -210,12 +228,52 @@ SETTINGS: tuple[Setting, ...] = (
         _duration,
     ),
     Setting("LOG_LEVEL", "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR", _log_level),
+    Setting(
+        "PUBLIC_URL",
+        "",
+        "The bot's public HTTPS address (e.g. https://errata.example.com/), for report links in Teams",
+        _optional_url,
+    ),
+    Setting(
+        "TEAMS_APP_ID",
+        "",
+        "Microsoft Teams: the bot's Entra app (client) ID; with the next two, turns Teams on",
+        _guid,
+    ),
+    Setting("TEAMS_APP_PASSWORD", "", "Microsoft Teams: the app's client secret"),
+    Setting(
+        "TEAMS_TENANT_ID", "", "Microsoft Teams: your Entra tenant ID (single-tenant bot)", _guid
+    ),
+    Setting(
+        "TEAMS_SERVICE_URL",
+        "https://smba.trafficmanager.net/teams/",
+        "Microsoft Teams: Bot Connector URL for people who have not written to the bot yet",
+        _url,
+    ),
+    Setting(
+        "TEAMS_REQUESTS_PER_SECOND",
+        "45",
+        "Microsoft Teams: requests a second to the Bot Connector (Teams allows about 50 per app per tenant)",
+        _positive_float,
+    ),
+    Setting(
+        "TEAMS_CONVERSATION_REQUESTS_PER_SECOND",
+        "6",
+        "Microsoft Teams: requests a second into one chat (Teams allows 7)",
+        _positive_float,
+    ),
+    Setting(
+        "TEAMS_TRUST_LOOPBACK",
+        "false",
+        "Tests only: accept unauthenticated Teams requests from 127.0.0.1 and send none to a loopback Bot Connector",
+        _bool,
+    ),
 )
 
 
 @dataclass(frozen=True)
 class Settings:
-    slack_bot_token: str
+    slack_bot_token: str | None
     slack_signing_secret: str | None
     slack_app_token: str
     slack_api_url: str
@@ -236,7 +294,23 @@ class Settings:
     status_update_every: timedelta
     directory_refresh_every: timedelta
     log_level: str
+    public_url: str
+    teams_app_id: str
+    teams_app_password: str
+    teams_tenant_id: str
+    teams_service_url: str
+    teams_requests_per_second: float
+    teams_conversation_requests_per_second: float
+    teams_trust_loopback: bool
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token)
+
+    @property
+    def teams_enabled(self) -> bool:
+        return bool(self.teams_app_id)
 
     def replace(self, **changes: Any) -> Settings:
         from dataclasses import replace
@@ -262,6 +336,19 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             values[setting.name.lower()] = setting.parse(raw)
         except (ValueError, TypeError) as exc:
             raise SettingError(setting.name, f"{raw!r} {exc}") from None
+    teams_names = ("TEAMS_APP_ID", "TEAMS_APP_PASSWORD", "TEAMS_TENANT_ID")
+    teams = [name for name in teams_names if values[name.lower()]]
+    if teams and len(teams) < 3:
+        missing = next(n for n in teams_names if n not in teams)
+        raise SettingError(
+            missing, "is required when any TEAMS_ setting is given (Teams needs all three)"
+        )
+    if not values["slack_bot_token"]:
+        if not teams:
+            raise SettingError(
+                "SLACK_BOT_TOKEN", "is required (or configure Teams with TEAMS_APP_ID, ...)"
+            )
+        return Settings(**values)
     if not values["slack_app_token"] and not values["slack_signing_secret"]:
         raise SettingError(
             "SLACK_SIGNING_SECRET", "is required unless SLACK_APP_TOKEN is set (Socket Mode)"

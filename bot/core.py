@@ -24,6 +24,7 @@ from bot.domain import (
     Memo,
     Retraction,
     memo_label,
+    merge_recipients,
 )
 from bot.fanout import Outbox
 from bot.platform import Platform
@@ -71,6 +72,7 @@ class Core:
         )
         self.reminders = Reminders(store, clock, settings, on_queued=self.outbox.kick)
         self._resolver = ThreadPoolExecutor(max_workers=2, thread_name_prefix="audience")
+        self._later = ThreadPoolExecutor(max_workers=4, thread_name_prefix="after-answer")
         self._group_cache: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
         self._group_lock = threading.Lock()
         self.scheduler = None
@@ -95,9 +97,14 @@ class Core:
             self.scheduler = Scheduler(self)
             self.scheduler.start()
 
+    def after_answer(self, work) -> None:
+        """Run `work` once the platform has had its answer (it must not wait for it)."""
+        self._later.submit(work)
+
     def stop(self) -> None:
         if self.scheduler:
             self.scheduler.stop()
+        self._later.shutdown(wait=True)
         self._resolver.shutdown(wait=True, cancel_futures=True)
         self.outbox.stop()
         self.status.stop()
@@ -112,8 +119,12 @@ class Core:
         return EMPLOYEE
 
     def _listed(self, platform: str, user_id: str, principals: frozenset[str]) -> bool:
-        if user_id in principals:
+        if user_id in principals or user_id.lower() in principals:
             return True
+        if any("@" in p for p in principals):
+            email = ((self.store.person(platform, user_id) or {}).get("email") or "").lower()
+            if email and email in principals:
+                return True
         groups = [p for p in principals if p.startswith("S")]
         return any(user_id in self._group_members(platform, g) for g in groups)
 
@@ -153,7 +164,7 @@ class Core:
         platform: str,
         title: str,
         body: str,
-        audience: Audience,
+        audience: Audience | tuple[Audience, ...],
         ask_ack: bool,
         ack_deadline: datetime | None,
     ) -> Memo:
@@ -181,13 +192,20 @@ class Core:
         memo = self.store.memo(memo_id)
         if memo is None:
             return
-        platform = self.platforms[memo.audience.platform]
-        try:
-            recipients = platform.resolve_audience(memo.audience)
-        except Exception:
-            log.exception("audience of %s could not be resolved yet", memo.label)
-            return
-        self.store.add_recipients(memo_id, recipients, self.clock.now())
+        found = []
+        for audience in memo.audiences:
+            platform = self.platforms.get(audience.platform)
+            if platform is None:
+                log.error(
+                    "%s names people on %s, which is not configured", memo.label, audience.platform
+                )
+                continue
+            try:
+                found.append(platform.resolve_audience(audience))
+            except Exception:
+                log.exception("audience of %s could not be resolved yet", memo.label)
+                return  # the sweep tries again; nothing was stored
+        self.store.add_recipients(memo_id, merge_recipients(*found), self.clock.now())
         self.outbox.kick()
         self.status.mark(memo_id)
         self.status.flush()

@@ -216,6 +216,15 @@ class Audience:
         )
 
 
+def audiences_of(value: Audience | Iterable[Audience] | dict | list) -> tuple[Audience, ...]:
+    """A memo's audiences, one per platform: from an Audience, several, or their JSON."""
+    if isinstance(value, Audience):
+        return (value,)
+    if isinstance(value, dict):
+        return (Audience.from_json(value),)
+    return tuple(a if isinstance(a, Audience) else Audience.from_json(a) for a in value)
+
+
 @dataclass(frozen=True)
 class Recipient:
     """One person a memo goes to. `error` set means they cannot receive it."""
@@ -242,7 +251,7 @@ def compose_errors(
     *,
     title: str,
     body: str,
-    audience: Audience,
+    audience: Audience | Iterable[Audience],
     ack_deadline: datetime | None,
     now: datetime,
 ) -> dict[str, str]:
@@ -258,7 +267,7 @@ def compose_errors(
         errors["message"] = (
             f"The message is {len(body)} characters; one Slack message holds {MESSAGE_LIMIT}."
         )
-    if audience.empty:
+    if all(a.empty for a in audiences_of(audience)):
         errors["people"] = (
             "Choose at least one audience: people, members of channels, a user group or everyone."
         )
@@ -290,7 +299,7 @@ class Memo:
     sender_platform: str
     ask_ack: bool
     ack_deadline: datetime | None
-    audience: Audience
+    audiences: tuple[Audience, ...]
     state: str
     created_at: datetime
     status_channel: str | None = None
@@ -364,10 +373,12 @@ class Edit:
 
 @dataclass(frozen=True)
 class Sent:
-    """The platform accepted the message; `channel` and `ts` locate it."""
+    """The platform accepted the message; `channel` and `ts` locate it. `note` says
+    what is uncertain about it (shown in the report), e.g. a delivery unconfirmed."""
 
     channel: str
     ts: str
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -403,6 +414,7 @@ class NotFound:
 
 
 Outcome = Sent | Retry | Unknown | Failed | NotFound
+OUTCOMES = (Sent, Retry, Unknown, Failed, NotFound)
 
 
 def backoff(attempts: int, base: float = 1.0, cap: float = 60.0) -> float:

@@ -12,6 +12,7 @@ scheduler all run on their own threads).
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -50,6 +51,7 @@ from bot.domain import (
     Retry,
     Sent,
     Unknown,
+    audiences_of,
     backoff,
 )
 
@@ -270,12 +272,22 @@ def _m005_status_posting(db: sqlite_utils.Database) -> None:
     db["retractions"].add_column("status_posting_at", str)
 
 
+def _m006_teams(db: sqlite_utils.Database) -> None:
+    """How to reach people and teams on Teams: conversation references, installs."""
+    db["people"].add_column("reference", str)  # JSON: service URL, tenant, user and chat IDs
+    db["people"].add_column("conversation_id", str)
+    db["people"].add_column("uninstalled_at", str)
+    db["people"].create_index(["platform", "conversation_id"], if_not_exists=True)
+    db["groups"].add_column("reference", str)
+
+
 MIGRATIONS = (
     ("001_initial", _m001_initial),
     ("002_reminders", _m002_reminders),
     ("003_events", _m003_events),
     ("004_retraction_requests", _m004_retraction_requests),
     ("005_status_posting", _m005_status_posting),
+    ("006_teams", _m006_teams),
 )
 
 
@@ -531,6 +543,86 @@ class Store:
             "SELECT * FROM people WHERE platform = ? AND id = ?", [platform, person_id]
         )
 
+    def remember_person(
+        self,
+        platform: str,
+        person_id: str,
+        *,
+        name: str = "",
+        email: str = "",
+        tz: str | None = None,
+        reference: dict | None = None,
+        installed: bool | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        """Learn of a person as the platform shows them (an install, a roster): keep
+        what is known, add what is new. `installed=False` marks an uninstall; the
+        person is kept, so reports and past copies still name them."""
+        with self._write() as db:
+            row = db.execute(
+                "SELECT name, email, tz, reference FROM people WHERE platform = ? AND id = ?",
+                [platform, person_id],
+            ).fetchone()
+            merged = json.loads(row[3] or "{}") if row else {}
+            merged.update(reference or {})
+            values = {
+                "platform": platform,
+                "id": person_id,
+                "name": name or (row[0] if row else ""),
+                "real_name": name or (row[0] if row else ""),
+                "email": email or (row[1] if row else ""),
+                "tz": tz or (row[2] if row else ""),
+                "reference": json.dumps(merged),
+                "conversation_id": merged.get("conversation_id"),
+                "updated_at": to_text(now) if now else None,
+            }
+            db.execute(
+                "INSERT INTO people (platform, id, name, real_name, email, tz, deleted, is_bot, reference,"
+                " conversation_id, updated_at) VALUES (:platform, :id, :name, :real_name, :email, :tz, 0, 0,"
+                " :reference, :conversation_id, :updated_at) ON CONFLICT(platform, id) DO UPDATE SET"
+                " name = excluded.name, real_name = excluded.real_name, email = excluded.email,"
+                " tz = excluded.tz, reference = excluded.reference,"
+                " conversation_id = excluded.conversation_id",
+                values,
+            )
+            if installed is True:
+                db.execute(
+                    "UPDATE people SET deleted = 0, uninstalled_at = NULL WHERE platform = ? AND id = ?",
+                    [platform, person_id],
+                )
+            elif installed is False:
+                db.execute(
+                    "UPDATE people SET deleted = 1, uninstalled_at = ? WHERE platform = ? AND id = ?",
+                    [to_text(now) if now else None, platform, person_id],
+                )
+
+    def remember_reference(self, platform: str, person_id: str, reference: dict) -> None:
+        self.remember_person(platform, person_id, reference=reference)
+
+    def person_by_conversation(self, platform: str, conversation_id: str) -> dict | None:
+        return self._row(
+            "SELECT * FROM people WHERE platform = ? AND conversation_id = ?",
+            [platform, conversation_id],
+        )
+
+    def remember_group(
+        self, platform: str, group_id: str, name: str, reference: dict, now: datetime
+    ) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO groups (platform, id, handle, name, updated_at, reference) VALUES (?, ?, '', ?, ?, ?)"
+                " ON CONFLICT(platform, id) DO UPDATE SET name = excluded.name,"
+                " reference = excluded.reference, updated_at = excluded.updated_at",
+                [platform, group_id, name, to_text(now), json.dumps(reference)],
+            )
+
+    def forget_group(self, platform: str, group_id: str) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM groups WHERE platform = ? AND id = ?", [platform, group_id])
+
+    def group(self, platform: str, group_id: str) -> dict | None:
+        return self._row("SELECT * FROM groups WHERE platform = ? AND id = ?", [platform, group_id])
+
     def remember_dm_channel(self, platform: str, person_id: str, channel: str) -> None:
         with self._write() as db:
             db.execute(
@@ -550,9 +642,10 @@ class Store:
         sender_platform: str,
         ask_ack: bool,
         ack_deadline: datetime | None,
-        audience: Audience,
+        audience: Audience | Iterable[Audience],
         now: datetime,
     ) -> Memo:
+        audiences = [a.to_json() for a in audiences_of(audience)]
         with self._write() as db:
             cursor = db.execute(
                 "INSERT INTO memos (title, body, sender_id, sender_platform, ask_ack, ack_deadline,"
@@ -564,7 +657,7 @@ class Store:
                     sender_platform,
                     int(ask_ack),
                     to_text(ack_deadline) if ack_deadline else None,
-                    json.dumps(audience.to_json()),
+                    json.dumps(audiences),
                     MEMO_SENDING,
                     to_text(now),
                 ],
@@ -581,7 +674,7 @@ class Store:
                     "body": body,
                     "ask_ack": ask_ack,
                     "ack_deadline": to_text(ack_deadline) if ack_deadline else None,
-                    "audience": audience.to_json(),
+                    "audience": audiences,
                 },
             )
         return self.memo(memo_id)
@@ -873,10 +966,19 @@ class Store:
                 extra = ", channel = :channel, ts = :ts" if kind != "edits" else ""
                 db.execute(
                     f"UPDATE {kind} SET state = :state, delivered_at = :at, in_doubt = 0,"
-                    f" error = NULL{extra} WHERE id = :id",
-                    {"state": DELIVERED, "at": stamp, "id": item_id, **outcome.__dict__},
+                    f" error = :note{extra} WHERE id = :id",
+                    {
+                        "state": DELIVERED,
+                        "at": stamp,
+                        "id": item_id,
+                        "channel": outcome.channel,
+                        "ts": outcome.ts,
+                        "note": outcome.note or None,
+                    },
                 )
                 detail = {"channel": outcome.channel, "ts": outcome.ts}
+                if outcome.note:
+                    detail["note"] = outcome.note
                 if item["in_doubt"]:
                     detail["confirmed_after_doubt"] = True
                 if kind == "reminders":
@@ -1656,6 +1758,18 @@ class Store:
             )
             return cursor.rowcount == 1
 
+    def secret(self, name: str) -> bytes:
+        """A random key made once and kept (e.g. to sign report links across restarts)."""
+        key = f"secret:{name}"
+        with self._write() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                [key, secrets.token_hex(32)],
+            )
+            return bytes.fromhex(
+                db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()[0]
+            )
+
     def backup(self, path: str) -> None:
         """A consistent copy of the live database (SQLite's online backup)."""
         target = sqlite3.connect(path)
@@ -1727,7 +1841,7 @@ def _memo(row: dict) -> Memo:
         sender_platform=row["sender_platform"],
         ask_ack=bool(row["ask_ack"]),
         ack_deadline=from_text(row["ack_deadline"]),
-        audience=Audience.from_json(json.loads(row["audience"] or "{}")),
+        audiences=audiences_of(json.loads(row["audience"] or "[]")),
         state=row["state"],
         created_at=from_text(row["created_at"]),
         status_channel=row["status_channel"],

@@ -33,8 +33,10 @@ def memo_command(ack, body, client, context):
             ack(texts.NOT_COMMS_STAFF)
             return
         ack()
+        teams = core.store.groups("teams") if "teams" in core.platforms else None
         client.views_open(
-            trigger_id=body["trigger_id"], view=blocks.compose_modal(core.store.groups(SLACK))
+            trigger_id=body["trigger_id"],
+            view=blocks.compose_modal(core.store.groups(SLACK), teams),
         )
     elif verb == "help":
         ack(texts.help_text(core.role(SLACK, user)))

@@ -43,8 +43,20 @@ def compose_submitted(ack, body, view, context):
         everyone=bool(_field(values, blocks.EVERYONE).get("selected_options")),
         platform=SLACK,
     )
+    audiences = [audience]
+    if "teams" in core.platforms:
+        audiences.append(
+            Audience(
+                groups=tuple(
+                    o["value"]
+                    for o in _field(values, blocks.TEAMS_GROUPS).get("selected_options") or ()
+                ),
+                everyone=bool(_field(values, blocks.TEAMS_EVERYONE).get("selected_options")),
+                platform="teams",
+            )
+        )
     errors = compose_errors(
-        title=title, body=body_text, audience=audience, ack_deadline=deadline, now=core.clock.now()
+        title=title, body=body_text, audience=audiences, ack_deadline=deadline, now=core.clock.now()
     )
     if errors:
         ack(response_action="errors", errors=errors)
@@ -55,7 +67,7 @@ def compose_submitted(ack, body, view, context):
         platform=SLACK,
         title=title,
         body=body_text,
-        audience=audience,
+        audience=tuple(a for a in audiences if not a.empty),
         ask_ack=bool(_field(values, blocks.ASK_ACK).get("selected_options")),
         ack_deadline=deadline,
     )

@@ -116,8 +116,12 @@ def strike(text: str) -> str:
 # ---------------------------------------------------------------- modals
 
 
-def compose_modal(groups: list[dict]) -> dict:
-    """The "New memo" modal. `groups` are the workspace's user groups (id, name)."""
+TEAMS_EVERYONE, TEAMS_GROUPS = "teams_everyone", "teams_groups"
+
+
+def compose_modal(groups: list[dict], teams: list[dict] | None = None) -> dict:
+    """The "New memo" modal. `groups` are the workspace's user groups (id, name);
+    `teams`, when Teams is configured too, the Teams teams Errata is in."""
     blocks = [
         {
             "type": "input",
@@ -217,6 +221,9 @@ def compose_modal(groups: list[dict]) -> dict:
             "element": {"type": "datetimepicker", "action_id": DEADLINE},
         },
     ]
+    if teams is not None:
+        after = next(n for n, b in enumerate(blocks) if b["block_id"] == EVERYONE) + 1
+        blocks[after:after] = _teams_audience_inputs(teams)
     return {
         "type": "modal",
         "callback_id": COMPOSE,
@@ -225,6 +232,41 @@ def compose_modal(groups: list[dict]) -> dict:
         "close": _plain("Cancel"),
         "blocks": blocks,
     }
+
+
+def _teams_audience_inputs(teams: list[dict]) -> list[dict]:
+    """One memo can reach Teams too: everyone with the app there, or chosen teams."""
+    inputs = [
+        {
+            "type": "input",
+            "block_id": TEAMS_EVERYONE,
+            "optional": True,
+            "label": _plain("Teams: everyone with the app"),
+            "element": {
+                "type": "checkboxes",
+                "action_id": TEAMS_EVERYONE,
+                "options": [{"text": _plain("Also send in Microsoft Teams"), "value": "everyone"}],
+            },
+        }
+    ]
+    if teams:
+        inputs.append(
+            {
+                "type": "input",
+                "block_id": TEAMS_GROUPS,
+                "optional": True,
+                "label": _plain("Teams: members of teams"),
+                "element": {
+                    "type": "multi_static_select",
+                    "action_id": TEAMS_GROUPS,
+                    "options": [
+                        {"text": _plain(_clip(t["name"] or t["id"], 75)), "value": t["id"][:150]}
+                        for t in teams[:100]
+                    ],
+                },
+            }
+        )
+    return inputs
 
 
 def retract_modal(memo: Memo | None, choices: list[Memo], reason: str = "") -> dict:

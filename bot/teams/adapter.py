@@ -1,0 +1,422 @@
+"""The Microsoft Teams side of the platform interface, on Microsoft's Teams SDK.
+
+The SDK (`microsoft-teams-api`) is asynchronous; the core is threads. One
+event loop runs on its own thread and every call is handed to it, so the
+outbox workers, the scheduler and the listeners can all use this adapter as
+they use the Slack one. The SDK does not retry: every retry decision goes
+back to the outbox, as on Slack.
+
+Teams has no way for a bot to read back a 1:1 chat, so a send whose fate is
+unknown cannot be checked. Rather than risk a second copy, such a send counts
+as delivered and is marked "unconfirmed" in the report; its retraction notice
+still goes out, so nobody who may have the memo is left untold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+from microsoft_teams.api import Account, ApiClient, MessageActivityInput
+from microsoft_teams.api.auth.credentials import ClientCredentials
+from microsoft_teams.api.clients.conversation.params import CreateConversationParams
+from microsoft_teams.apps.auth.token_validator import InboundActivityTokenValidator
+from microsoft_teams.apps.token_manager import TokenManager
+from microsoft_teams.apps.token_provider import AppTokenProvider
+from microsoft_teams.cards import AdaptiveCard
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.domain import (
+    OUTCOMES,
+    Audience,
+    Copy,
+    Failed,
+    Memo,
+    Notice,
+    Outcome,
+    Recipient,
+    Retraction,
+    RetractionCounts,
+    Retry,
+    Sent,
+    Unknown,
+    merge_recipients,
+)
+from bot.pacing import Budget
+from bot.platform import StatusReport
+from bot.store import Store
+from bot.teams import cards
+
+log = logging.getLogger(__name__)
+
+TEAMS = "teams"
+
+# Retried as Teams asks (rate-limit doc): 429 with Retry-After, 412, 502, 503, 504.
+RETRIED_STATUSES = frozenset({408, 412, 429, 500, 502, 503, 504})
+UNCONFIRMED = "unconfirmed: Teams gave no answer and a bot cannot read the chat back"
+
+
+class TeamsPlatform:
+    name = TEAMS
+
+    def __init__(self, settings: Settings, store: Store, clock: Clock, *, timeout: float = 15.0):
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.timeout = timeout
+        self.app_id = settings.teams_app_id
+        self.tenant_id = settings.teams_tenant_id
+        self.tenant = Budget(settings.teams_requests_per_second * 60)
+        self._conversation_rate = settings.teams_conversation_requests_per_second * 60
+        self._conversations: OrderedDict[str, Budget] = OrderedDict()
+        self._lock = threading.Lock()
+        self._clients: dict[str, ApiClient] = {}
+        self._token_provider = AppTokenProvider(
+            TokenManager(
+                credentials=ClientCredentials(
+                    client_id=settings.teams_app_id,
+                    client_secret=settings.teams_app_password,
+                    tenant_id=settings.teams_tenant_id,
+                )
+            )
+        )
+        self._validator = InboundActivityTokenValidator(settings.teams_app_id)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="teams-sdk", daemon=True
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    # ------------------------------------------------------------ calls
+
+    def _run(self, coroutine, timeout: float | None = None):
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(
+            timeout or self.timeout * 2
+        )
+
+    def _trusted_loopback(self, service_url: str) -> bool:
+        host = urlparse(service_url).hostname or ""
+        return self.settings.teams_trust_loopback and host in ("127.0.0.1", "localhost", "::1")
+
+    def client(self, service_url: str) -> ApiClient:
+        """One SDK client per Bot Connector URL (they differ by region)."""
+        with self._lock:
+            client = self._clients.get(service_url)
+            if client is None:
+                provider = None if self._trusted_loopback(service_url) else self._token_provider
+                client = ApiClient(service_url, token_provider=provider)
+                self._clients[service_url] = client
+            return client
+
+    def _budget(self, conversation_id: str | None) -> Budget | None:
+        if not conversation_id:
+            return None
+        with self._lock:
+            budget = self._conversations.get(conversation_id)
+            if budget is None:
+                budget = Budget(self._conversation_rate)
+                self._conversations[conversation_id] = budget
+                if len(self._conversations) > 2000:
+                    self._conversations.popitem(last=False)
+            else:
+                self._conversations.move_to_end(conversation_id)
+            return budget
+
+    def call(self, conversation_id: str | None, make) -> Any:
+        """One Bot Connector request, paced per tenant and per chat: its result, or an Outcome."""
+        self.tenant.acquire()
+        budget = self._budget(conversation_id)
+        if budget is not None:
+            budget.acquire()
+        try:
+            return self._run(asyncio.wait_for(make(), self.timeout))
+        except httpx.HTTPStatusError as exc:
+            return self._outcome_of_status(exc.response, budget)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            return Retry(0, f"connection failed ({type(exc).__name__})")
+        except (TimeoutError, httpx.TimeoutException):
+            return Unknown("timeout", 2 * self.timeout)
+        except (httpx.TransportError, httpx.RemoteProtocolError) as exc:
+            return Unknown(f"connection lost ({type(exc).__name__})", 1.0)
+
+    def _outcome_of_status(self, response: httpx.Response, budget: Budget | None) -> Outcome:
+        status = response.status_code
+        code = _error_code(response)
+        if status in RETRIED_STATUSES:
+            after = _retry_after(response)
+            if status == 429:
+                # Without Retry-After Teams asks for backoff with jitter: the outbox's backoff.
+                self.tenant.hold(after or 1.0)
+                if budget is not None and after:
+                    budget.hold(after)
+                return Retry(after or 0, code or "Throttled", rate_limited=after is not None)
+            return Retry(after or 0, code or f"http_{status}")
+        return Failed(code or f"http_{status}")
+
+    # ------------------------------------------------------------ people and chats
+
+    def reference(self, person_id: str) -> dict:
+        person = self.store.person(TEAMS, person_id) or {}
+        return json.loads(person.get("reference") or "{}")
+
+    def _service_url(self, reference: dict) -> str:
+        return (reference.get("service_url") or self.settings.teams_service_url).rstrip("/")
+
+    def _conversation(self, person_id: str) -> tuple[str, str] | Outcome:
+        """The person's 1:1 chat with the bot: known, or created (which Teams allows
+        when the app is installed for them or in a team they are in)."""
+        reference = self.reference(person_id)
+        service_url = self._service_url(reference)
+        if reference.get("conversation_id"):
+            return service_url, reference["conversation_id"]
+        member = reference.get("user_id") or person_id  # an Entra object ID works too
+        tenant = reference.get("tenant_id") or self.tenant_id
+        params = CreateConversationParams(
+            members=[Account(id=member)], tenant_id=tenant, channel_data={"tenant": {"id": tenant}}
+        )
+        client = self.client(service_url)
+        result = self.call(None, lambda: client.conversations.create(params))
+        if not isinstance(result, OUTCOMES):
+            self.store.remember_reference(
+                TEAMS,
+                person_id,
+                {**reference, "conversation_id": result.id, "service_url": service_url},
+            )
+            return service_url, result.id
+        if isinstance(result, Failed) and result.reason in (
+            "ForbiddenOperationException",
+            "BotNotInConversationRoster",
+            "http_403",
+        ):
+            return Failed("app not installed")
+        if isinstance(result, Unknown):
+            # Creating a 1:1 twice returns the same chat: safe to try again.
+            return Retry(1.0, result.reason)
+        return result
+
+    def _send(self, person_id: str, card: AdaptiveCard, text: str) -> Outcome:
+        found = self._conversation(person_id)
+        if not isinstance(found, tuple):
+            return found
+        service_url, conversation_id = found
+        client = self.client(service_url)
+        activity = MessageActivityInput(summary=text).add_card(card)
+        result = self.call(
+            conversation_id, lambda: client.conversations.create_activity(conversation_id, activity)
+        )
+        if isinstance(result, OUTCOMES):
+            return result
+        return Sent(conversation_id, result.id)
+
+    def _update(
+        self, conversation_id: str | None, activity_id: str | None, card: AdaptiveCard, text: str
+    ) -> Outcome:
+        if not conversation_id or not activity_id:
+            return Failed("no message to edit (its delivery was unconfirmed)")
+        service_url = self._service_url(self._reference_of_conversation(conversation_id))
+        client = self.client(service_url)
+        activity = MessageActivityInput(summary=text).add_card(card)
+        result = self.call(
+            conversation_id,
+            lambda: client.conversations.update_activity(conversation_id, activity_id, activity),
+        )
+        if isinstance(result, OUTCOMES):
+            return result
+        return Sent(conversation_id, activity_id)
+
+    def _reference_of_conversation(self, conversation_id: str) -> dict:
+        person = self.store.person_by_conversation(TEAMS, conversation_id)
+        return json.loads((person or {}).get("reference") or "{}")
+
+    # ------------------------------------------------------------ the platform interface
+
+    def send_copy(self, memo: Memo, copy: Copy) -> Outcome:
+        return self._send(
+            copy.recipient_id, cards.memo_card(memo, copy.id), f"{memo.label}: {memo.title}"
+        )
+
+    def send_notice(
+        self, memo: Memo, retraction: Retraction, copy: Copy, notice: Notice
+    ) -> Outcome:
+        return self._send(
+            notice.recipient_id,
+            cards.notice_card(memo, retraction, notice.id),
+            f"RETRACTED: {memo.label} {memo.title}",
+        )
+
+    def edit_copy(
+        self, memo: Memo, retraction: Retraction, copy: Copy, notice: Notice | None
+    ) -> Outcome:
+        card = cards.retracted_card(memo, retraction, self.settings.show_retracted_body)
+        return self._update(copy.channel, copy.ts, card, f"RETRACTED: {memo.label} {memo.title}")
+
+    def send_reminder(
+        self,
+        memo: Memo,
+        retraction: Retraction | None,
+        copy: Copy,
+        notice: Notice | None,
+        reminder: dict,
+    ) -> Outcome:
+        if notice is not None:
+            card = cards.retraction_reminder_card(memo, retraction, notice.id, reminder["seq"])
+            return self._send(notice.recipient_id, card, f"Reminder: {memo.label} was retracted")
+        card = cards.acknowledgement_reminder_card(memo, copy.id)
+        return self._send(copy.recipient_id, card, f"Reminder: please acknowledge {memo.label}")
+
+    def send_escalation(
+        self, memo: Memo, retraction: Retraction, escalation: dict, counts: RetractionCounts
+    ) -> Outcome:
+        card = cards.escalation_card(
+            memo, retraction, escalation["people"], counts, self.settings.max_reminders
+        )
+        return self._send(
+            escalation["recipient_id"], card, f"Not confirmed: retraction of {memo.label}"
+        )
+
+    def find_sent(self, kind: str, item_id: int, recipient_id: str, since: datetime) -> Outcome:
+        """Teams cannot be asked: count it as delivered, and say it is unconfirmed."""
+        reference = self.reference(recipient_id)
+        return Sent(reference.get("conversation_id") or "", "", note=UNCONFIRMED)
+
+    def post_status(self, user_id: str, report: StatusReport, kind: str) -> Outcome:
+        card, text = self._status(report, kind)
+        return self._send(user_id, card, text)
+
+    def update_status(self, channel: str, ts: str, report: StatusReport, kind: str) -> Outcome:
+        card, text = self._status(report, kind)
+        return self._update(channel, ts, card, text)
+
+    @staticmethod
+    def _status(report: StatusReport, kind: str) -> tuple[AdaptiveCard, str]:
+        if kind == "retraction":
+            card = cards.retraction_status_card(
+                report.memo, report.retraction, report.retraction_counts
+            )
+            return card, f"Retraction of {report.memo.label}"
+        return cards.memo_status_card(report.memo, report.counts), f"{report.memo.label} status"
+
+    def show_acknowledged(self, memo: Memo, copy: Copy, at: datetime) -> Outcome:
+        return self._update(copy.channel, copy.ts, cards.memo_card(memo, copy.id, at), memo.title)
+
+    def reply(self, person_id: str, card: AdaptiveCard, text: str) -> Outcome:
+        """An answer to something the person wrote to the bot."""
+        return self._send(person_id, card, text)
+
+    def token_valid(self, token: str, service_url: str | None) -> bool:
+        """A Bot Connector JWT: signature, issuer, audience and serviceUrl claim, by the SDK."""
+        try:
+            self._run(self._validator.validate_token(token, service_url))
+            return True
+        except Exception as exc:  # any failure to validate is a refusal
+            log.warning("Teams request refused: %s", exc)
+            return False
+
+    # ------------------------------------------------------------ directory and audiences
+
+    def refresh_directory(self) -> int:
+        """Teams has no directory a bot may list: people are known as they install the app."""
+        return len(self.store.everyone(TEAMS))
+
+    def members_of_group(self, team_id: str) -> list[str]:
+        return [person.id for person in self._team_members(team_id)]
+
+    def _team_members(self, team_id: str) -> list[Recipient]:
+        """A team's roster, page by page; each member is remembered so they can be messaged."""
+        team = self.store.group(TEAMS, team_id) or {}
+        reference = json.loads(team.get("reference") or "{}")
+        service_url = self._service_url(reference)
+        client = self.client(service_url)
+        members: list[Recipient] = []
+        token = None
+        for _ in range(10_000):
+            result = self.call(
+                None, lambda t=token: client.conversations.get_paged_members(team_id, 500, t)
+            )
+            if isinstance(result, OUTCOMES):
+                raise LookupError(f"roster of {team_id}: {result}")
+            for member in result.members:
+                person_id = member.aad_object_id or member.id
+                self.store.remember_person(
+                    TEAMS,
+                    person_id,
+                    name=member.name or "",
+                    email=getattr(member, "email", None)
+                    or getattr(member, "user_principal_name", "")
+                    or "",
+                    reference={
+                        "user_id": member.id,
+                        "service_url": service_url,
+                        "tenant_id": reference.get("tenant_id") or self.tenant_id,
+                    },
+                )
+                members.append(Recipient(TEAMS, person_id, member.name or ""))
+            token = result.continuation_token
+            if not token:
+                return members
+        return members
+
+    def resolve_audience(self, audience: Audience) -> list[Recipient]:
+        found: list[list[Recipient]] = []
+        if audience.everyone:
+            found.append(self.store.everyone(TEAMS))
+        if audience.people:
+            known = self.store.people(TEAMS, audience.people)
+            found.append(
+                [
+                    Recipient(
+                        TEAMS,
+                        pid,
+                        (known.get(pid) or {}).get("real_name")
+                        or (known.get(pid) or {}).get("name")
+                        or "",
+                        "app not installed" if (known.get(pid) or {}).get("deleted") else None,
+                    )
+                    for pid in audience.people
+                ]
+            )
+        for team_id in audience.groups:
+            try:
+                found.append(self._team_members(team_id))
+            except LookupError as exc:
+                log.warning("members of team %s unavailable: %s", team_id, exc)
+        return merge_recipients(*found)
+
+
+def _error_code(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, ValueError):
+        return ""
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and error.get("code"):
+            return str(error["code"])
+        # The MessageWritesBlocked form: {"errorCode": 209, "message": "{... subCode ...}"}
+        message = str(body.get("message") or "")
+        for code in ("MessageWritesBlocked", "ConversationBlockedByUser", "BotDisabledByAdmin"):
+            if code in message:
+                return code
+    return ""
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

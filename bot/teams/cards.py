@@ -1,0 +1,442 @@
+"""Every Adaptive Card Errata shows in Teams, built in one place (Teams' blocks.py).
+
+Labels match the Slack surfaces (PRODUCT.md); verbs and input IDs are the
+contract with handlers/teams.py. Times are written with Adaptive Cards' DATE
+and TIME functions, so each reader sees their own time zone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from microsoft_teams.cards import (
+    AdaptiveCard,
+    Choice,
+    ChoiceSetInput,
+    DateInput,
+    ExecuteAction,
+    Fact,
+    FactSet,
+    RichTextBlock,
+    SubmitAction,
+    SubmitActionData,
+    TaskFetchSubmitActionData,
+    TextBlock,
+    TextInput,
+    TextRun,
+    TimeInput,
+    ToggleInput,
+)
+
+from bot.domain import (
+    CORRECTIONS_LIMIT,
+    MESSAGE_LIMIT,
+    REASON_LIMIT,
+    TITLE_LIMIT,
+    Memo,
+    MemoCounts,
+    Retraction,
+    RetractionCounts,
+    memo_label,
+    progress_bar,
+)
+
+# Verbs of Action.Execute buttons, and what a dialog submits.
+ACKNOWLEDGE, SEEN = "acknowledge", "seen"
+COMPOSE, RETRACT = "compose", "retract"
+
+
+def when(instant: datetime | None) -> str:
+    if instant is None:
+        return ""
+    stamp = instant.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"{{{{DATE({stamp}, SHORT)}}}} {{{{TIME({stamp})}}}}"
+
+
+def _text(text: str, **style) -> TextBlock:
+    return TextBlock(text=text, wrap=True, **style)
+
+
+def _card(*body, actions=None) -> AdaptiveCard:
+    return AdaptiveCard(body=[b for b in body if b is not None], actions=actions or None)
+
+
+def _execute(title: str, verb: str, **data) -> ExecuteAction:
+    return ExecuteAction(title=title, verb=verb, data=data, style="positive")
+
+
+def _dialog_button(title: str, **data) -> SubmitAction:
+    """A button that opens a dialog (task module) in Teams."""
+    return SubmitAction(
+        title=title,
+        data=SubmitActionData(
+            msteams=TaskFetchSubmitActionData().model_dump(by_alias=True, exclude_none=True), **data
+        ),
+    )
+
+
+def _facts(*pairs) -> FactSet:
+    return FactSet(facts=[Fact(title=t, value=v) for t, v in pairs if v])
+
+
+# ---------------------------------------------------------------- the memo as received
+
+
+def memo_card(memo: Memo, copy_id: int, acknowledged_at: datetime | None = None) -> AdaptiveCard:
+    facts = _facts(
+        ("Memo", memo_label(memo.id)),
+        ("Sent", when(memo.created_at)),
+        ("Acknowledge by", when(memo.ack_deadline)),
+    )
+    done = (
+        _text(f"✅ You acknowledged this {when(acknowledged_at)}.", color="Good")
+        if acknowledged_at
+        else None
+    )
+    actions = (
+        [_execute("Acknowledge", ACKNOWLEDGE, copy_id=copy_id)]
+        if memo.ask_ack and not acknowledged_at
+        else None
+    )
+    return _card(
+        _text(memo.title, size="Large", weight="Bolder"),
+        _text(memo.body),
+        facts,
+        done,
+        actions=actions,
+    )
+
+
+def retracted_card(memo: Memo, retraction: Retraction, show_body: bool) -> AdaptiveCard:
+    body = (
+        RichTextBlock(inlines=[TextRun(text=memo.body, strikethrough=True)])
+        if show_body
+        else _text("_The original message has been withdrawn._", is_subtle=True)
+    )
+    return _card(
+        _text("RETRACTED: sent in error", size="Large", weight="Bolder", color="Attention"),
+        RichTextBlock(inlines=[TextRun(text=memo.title, strikethrough=True, weight="Bolder")]),
+        _text(f"Retracted {when(retraction.retracted_at)}. **Reason:** {retraction.reason}"),
+        body,
+        _text("A retraction notice has been sent to you in this chat.", is_subtle=True),
+    )
+
+
+# ---------------------------------------------------------------- the retraction notice and reminders
+
+
+def notice_card(
+    memo: Memo, retraction: Retraction, notice_id: int, seen_at: datetime | None = None
+) -> AdaptiveCard:
+    corrections = (
+        _text(f"**Corrected instructions**\n\n{retraction.corrections}")
+        if retraction.corrections
+        else _text("**Please disregard the original memo.**")
+    )
+    seen = (
+        _text(f"✅ You confirmed you have seen this {when(seen_at)}.", color="Good")
+        if seen_at
+        else None
+    )
+    return _card(
+        _text(f"Retraction: {memo.title}", size="Large", weight="Bolder", color="Attention"),
+        _text("⚠️ **A memo you received was sent in error and has been retracted.**"),
+        _facts(
+            ("Memo", f"{memo.title} ({memo_label(memo.id)})"),
+            ("Sent", when(memo.created_at)),
+            ("Retracted", when(retraction.retracted_at)),
+        ),
+        _text(f"**Reason**\n\n{retraction.reason}"),
+        corrections,
+        seen,
+        actions=None if seen_at else [_execute("I've seen this", SEEN, notice_id=notice_id)],
+    )
+
+
+def retraction_reminder_card(
+    memo: Memo, retraction: Retraction, notice_id: int, number: int, seen_at: datetime | None = None
+) -> AdaptiveCard:
+    seen = (
+        _text(f"✅ You confirmed you have seen this {when(seen_at)}.", color="Good")
+        if seen_at
+        else None
+    )
+    return _card(
+        _text(
+            f"Reminder: {memo.title} was retracted",
+            size="Large",
+            weight="Bolder",
+            color="Attention",
+        ),
+        _text(
+            f"{memo_label(memo.id)}, sent {when(memo.created_at)}, was **sent in error** and retracted"
+            f" {when(retraction.retracted_at)}. **Reason:** {retraction.reason}\n\n"
+            "Read the retraction notice above in this chat and confirm you have seen it."
+        ),
+        _text(f"Reminder {number}", is_subtle=True) if number else None,
+        seen,
+        actions=None
+        if seen_at
+        else [_execute("I've seen this", SEEN, notice_id=notice_id, reminder=True)],
+    )
+
+
+def acknowledgement_reminder_card(
+    memo: Memo, copy_id: int, acknowledged_at: datetime | None = None
+) -> AdaptiveCard:
+    by = f" by {when(memo.ack_deadline)}" if memo.ack_deadline else ""
+    done = (
+        _text(f"✅ You acknowledged this {when(acknowledged_at)}.", color="Good")
+        if acknowledged_at
+        else None
+    )
+    return _card(
+        _text(f"Reminder: please acknowledge {memo.title}", size="Large", weight="Bolder"),
+        _text(f"{memo_label(memo.id)} asks you to acknowledge it{by}."),
+        done,
+        actions=None
+        if acknowledged_at
+        else [_execute("Acknowledge", ACKNOWLEDGE, copy_id=copy_id, reminder=True)],
+    )
+
+
+def escalation_card(
+    memo: Memo, retraction: Retraction, people: list[str], counts: RetractionCounts, reminders: int
+) -> AdaptiveCard:
+    names = ", ".join(p.split(":", 1)[-1] for p in people[:60])
+    if len(people) > 60:
+        names += f" and {len(people) - 60} more"
+    return _card(
+        _text(
+            f"Not confirmed: retraction of {memo_label(memo.id)}",
+            size="Large",
+            weight="Bolder",
+            color="Attention",
+        ),
+        _text(
+            f"**{len(people)}** people have still not confirmed they have seen the retraction of"
+            f" **{memo.title}** ({memo_label(memo.id)}), after {reminders} reminders."
+        ),
+        _facts(
+            ("Notified", str(counts.notified)),
+            ("Seen", str(counts.seen)),
+            ("Outstanding", str(counts.outstanding)),
+        ),
+        _text(f"**Still to confirm:** {names}"),
+        _text(f"`memo report {memo_label(memo.id)}` lists every recipient.", is_subtle=True),
+    )
+
+
+# ---------------------------------------------------------------- live status
+
+
+def memo_status_card(memo: Memo, counts: MemoCounts) -> AdaptiveCard:
+    state = memo.state.capitalize()
+    return _card(
+        _text(f"{memo_label(memo.id)}: {memo.title}", size="Large", weight="Bolder"),
+        _text(f"**{state}** · {progress_bar(counts.settled, counts.recipients)}"),
+        _facts(
+            ("Recipients", str(counts.recipients)),
+            ("Delivered", str(counts.delivered)),
+            ("Failed", str(counts.failed)),
+            ("Still to send", str(counts.pending)),
+            (
+                "Acknowledged",
+                f"{counts.acknowledged} of {counts.delivered}" if memo.ask_ack else "",
+            ),
+            ("Cancelled", str(counts.cancelled) if counts.cancelled else ""),
+        ),
+        actions=[_dialog_button("Retract memo", dialog=RETRACT, memo=memo.id)]
+        if memo.state in ("sending", "sent")
+        else None,
+    )
+
+
+def retraction_status_card(
+    memo: Memo, retraction: Retraction, counts: RetractionCounts
+) -> AdaptiveCard:
+    state = "Retracted" if memo.state == "retracted" else "Retracting"
+    return _card(
+        _text(f"Retraction of {memo_label(memo.id)}: {memo.title}", size="Large", weight="Bolder"),
+        _text(
+            f"**{state}** · notices {progress_bar(counts.notified + counts.failed, counts.to_notify)}"
+        ),
+        _facts(
+            ("Notified", f"{counts.notified} of {counts.to_notify}"),
+            ("Failed", str(counts.failed)),
+            ("Seen", str(counts.seen)),
+            ("Outstanding", str(counts.outstanding)),
+            ("Originals edited", f"{counts.edits_done} of {counts.edits_total}"),
+            ("Copies cancelled", str(counts.cancelled)),
+        ),
+        _text(f"Reason: {retraction.reason}", is_subtle=True),
+    )
+
+
+# ---------------------------------------------------------------- dialogs and answers
+
+
+def compose_dialog(
+    *,
+    teams: list[dict],
+    other_platforms: dict[str, list[dict]],
+    errors: dict[str, str] | None = None,
+    values: dict | None = None,
+) -> AdaptiveCard:
+    """The "New memo" form, with the Slack modal's labels. `other_platforms`: when Slack
+    is configured too, its user groups (so one memo can reach both)."""
+    errors = errors or {}
+    values = values or {}
+
+    def error(field: str):
+        return _text(f"⚠️ {errors[field]}", color="Attention") if field in errors else None
+
+    body = [
+        _text("New memo", size="Large", weight="Bolder"),
+        TextInput(
+            id="title",
+            label="Title",
+            max_length=TITLE_LIMIT,
+            is_required=True,
+            value=values.get("title"),
+        ),
+        error("title"),
+        TextInput(
+            id="message",
+            label="Message",
+            is_multiline=True,
+            max_length=MESSAGE_LIMIT,
+            is_required=True,
+            value=values.get("message"),
+        ),
+        error("message"),
+        ChoiceSetInput(
+            id="people",
+            label="People",
+            is_multi_select=True,
+            style="filtered",
+            choices=[],
+            choices_data={"type": "Data.Query", "dataset": "graph.microsoft.com/users"},
+            value=values.get("people"),
+        ),
+        error("people"),
+    ]
+    if teams:
+        body.append(
+            ChoiceSetInput(
+                id="teams",
+                label="Members of teams",
+                is_multi_select=True,
+                choices=[Choice(title=t["name"] or t["id"], value=t["id"]) for t in teams[:100]],
+                value=values.get("teams"),
+            )
+        )
+    body.append(
+        ToggleInput(
+            id="everyone",
+            label="Everyone with the app",
+            title="Send to everyone who has Errata in Teams",
+            value=values.get("everyone", "false"),
+        )
+    )
+    if "slack" in other_platforms:
+        body.append(
+            ToggleInput(
+                id="slack_everyone",
+                label="Slack: everyone in the workspace",
+                title="Also send to every active member of the Slack workspace",
+                value=values.get("slack_everyone", "false"),
+            )
+        )
+        groups = other_platforms["slack"]
+        if groups:
+            body.append(
+                ChoiceSetInput(
+                    id="slack_groups",
+                    label="Slack: user groups",
+                    is_multi_select=True,
+                    choices=[
+                        Choice(title=g["name"] or g["handle"], value=g["id"]) for g in groups[:100]
+                    ],
+                    value=values.get("slack_groups"),
+                )
+            )
+    body += [
+        ToggleInput(
+            id="ask_ack",
+            label="Ask for acknowledgement",
+            title="Add an Acknowledge button",
+            value=values.get("ask_ack", "false"),
+        ),
+        DateInput(id="deadline_date", label="Acknowledge by", value=values.get("deadline_date")),
+        TimeInput(
+            id="deadline_time", label="Acknowledge by (time)", value=values.get("deadline_time")
+        ),
+        error("deadline"),
+    ]
+    return _card(*body, actions=[SubmitAction(title="Send", data=SubmitActionData(dialog=COMPOSE))])
+
+
+def retract_dialog(
+    memo: Memo | None,
+    choices: list[Memo],
+    *,
+    reason: str = "",
+    errors: dict[str, str] | None = None,
+) -> AdaptiveCard:
+    errors = errors or {}
+    body: list = [_text("Retract memo", size="Large", weight="Bolder")]
+    if memo is not None:
+        body.append(
+            _text(
+                f"**{memo_label(memo.id)}: {memo.title}**, sent {when(memo.created_at)}. Everyone who"
+                " received it will get a retraction notice, and their copy will be marked as retracted."
+            )
+        )
+    else:
+        body.append(
+            ChoiceSetInput(
+                id="memo",
+                label="Memo",
+                is_required=True,
+                choices=[
+                    Choice(title=f"{memo_label(m.id)}: {m.title}"[:75], value=str(m.id))
+                    for m in choices[:100]
+                ],
+            )
+        )
+    if "memo" in errors:
+        body.append(_text(f"⚠️ {errors['memo']}", color="Attention"))
+    body.append(
+        TextInput(
+            id="reason",
+            label="Reason",
+            is_multiline=True,
+            is_required=True,
+            max_length=REASON_LIMIT,
+            value=reason or None,
+        )
+    )
+    if "reason" in errors:
+        body.append(_text(f"⚠️ {errors['reason']}", color="Attention"))
+    body.append(
+        TextInput(
+            id="corrections",
+            label="Corrected instructions",
+            is_multiline=True,
+            max_length=CORRECTIONS_LIMIT,
+        )
+    )
+    data = {"dialog": RETRACT}
+    if memo is not None:
+        data["memo"] = memo.id
+    return _card(*body, actions=[SubmitAction(title="Retract", data=SubmitActionData(**data))])
+
+
+def open_dialog_card(text: str, button: str, **data) -> AdaptiveCard:
+    """A reply with one button that opens a dialog (Teams opens dialogs from a card)."""
+    return _card(_text(text), actions=[_dialog_button(button, **data)])
+
+
+def text_card(*lines: str) -> AdaptiveCard:
+    return _card(*(_text(line) for line in lines))

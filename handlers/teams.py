@@ -1,0 +1,530 @@
+"""Teams listeners: the activities Teams posts to /api/messages.
+
+Installs and uninstalls (who can be reached), the command menu (memo,
+retract, memo list, memo status, memo report, help), the compose and retract
+dialogs, and the Acknowledge / I've seen this buttons. Like the Slack
+listeners they check who is asking, hand the work to the core, and render
+the answer with bot.teams.cards.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from datetime import datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.core import Core, Refusal
+from bot.domain import (
+    Audience,
+    compose_errors,
+    memo_label,
+    parse_memo_ref,
+    retract_errors,
+    split_memo_ref,
+)
+from bot.teams import cards
+from bot.teams.adapter import TEAMS, TeamsPlatform
+
+log = logging.getLogger(__name__)
+
+CARD = "application/vnd.microsoft.card.adaptive"
+MESSAGE = "application/vnd.microsoft.activity.message"
+
+HELP = [
+    "**Errata** sends company-wide memos, and retracts them when they were sent in error.",
+    "• **memo**: write a new memo (comms staff).",
+    "• **retract M-7 reason**: retract a memo; everyone who got it is told (comms staff).",
+    "• **memo list**: recent memos with their counts.",
+    "• **memo status M-7**: one memo's live counts.",
+    "• **memo report M-7**: the per-recipient report (comms staff and auditors).",
+    "• **help**: this help.",
+]
+
+
+class TeamsListeners:
+    def __init__(self, core: Core, teams: TeamsPlatform, report_link=None):
+        self.core = core
+        self.teams = teams
+        self.report_link = report_link  # memo_id -> URL of a signed, expiring CSV link
+
+    # ------------------------------------------------------------ dispatch
+
+    def handle(self, activity: dict) -> tuple[int, dict | None]:
+        """One activity; returns the HTTP status and body Teams expects."""
+        kind = activity.get("type")
+        self._remember_sender(activity)
+        if kind == "installationUpdate":
+            self._installation(activity, (activity.get("action") or "").startswith("add"))
+            return 200, None
+        if kind == "conversationUpdate":
+            self._conversation_update(activity)
+            return 200, None
+        if kind == "message":
+            self._message(activity)
+            return 200, None
+        if kind == "invoke":
+            return self._invoke(activity)
+        return 200, None
+
+    # ------------------------------------------------------------ who can be reached
+
+    @staticmethod
+    def _person_id(activity: dict) -> str:
+        sender = activity.get("from") or {}
+        return sender.get("aadObjectId") or sender.get("id") or ""
+
+    def _reference(self, activity: dict) -> dict:
+        conversation = activity.get("conversation") or {}
+        tenant = ((activity.get("channelData") or {}).get("tenant") or {}).get(
+            "id"
+        ) or conversation.get("tenantId")
+        return {
+            "service_url": activity.get("serviceUrl"),
+            "tenant_id": tenant,
+            "user_id": (activity.get("from") or {}).get("id"),
+            "conversation_id": conversation.get("id")
+            if conversation.get("conversationType") == "personal"
+            else None,
+        }
+
+    def _timezone(self, activity: dict) -> str | None:
+        for entity in activity.get("entities") or []:
+            if entity.get("type") == "clientInfo" and entity.get("timezone"):
+                return entity["timezone"]
+        return None
+
+    def _remember_sender(self, activity: dict) -> None:
+        if (activity.get("conversation") or {}).get("conversationType") != "personal":
+            return
+        person = self._person_id(activity)
+        if not person or activity.get("type") == "installationUpdate":
+            return
+        reference = {k: v for k, v in self._reference(activity).items() if v}
+        self.core.store.remember_person(
+            TEAMS,
+            person,
+            name=(activity.get("from") or {}).get("name") or "",
+            tz=self._timezone(activity),
+            reference=reference,
+            now=self.core.clock.now(),
+        )
+
+    def _installation(self, activity: dict, added: bool) -> None:
+        conversation = activity.get("conversation") or {}
+        now = self.core.clock.now()
+        if conversation.get("conversationType") == "personal":
+            reference = {k: v for k, v in self._reference(activity).items() if v}
+            self.core.store.remember_person(
+                TEAMS,
+                self._person_id(activity),
+                name=(activity.get("from") or {}).get("name") or "",
+                tz=self._timezone(activity),
+                reference=reference,
+                installed=added,
+                now=now,
+            )
+            return
+        team = (activity.get("channelData") or {}).get("team") or {}
+        if team.get("id"):
+            if added:
+                reference = {
+                    "service_url": activity.get("serviceUrl"),
+                    "tenant_id": self._reference(activity)["tenant_id"],
+                }
+                self.core.store.remember_group(
+                    TEAMS, team["id"], team.get("name") or "", reference, now
+                )
+            else:
+                self.core.store.forget_group(TEAMS, team["id"])
+
+    def _conversation_update(self, activity: dict) -> None:
+        bot_id = (activity.get("recipient") or {}).get("id")
+        added = [m.get("id") for m in activity.get("membersAdded") or []]
+        removed = [m.get("id") for m in activity.get("membersRemoved") or []]
+        if bot_id in added:
+            self._installation(activity, True)
+        elif bot_id in removed:
+            self._installation(activity, False)
+
+    # ------------------------------------------------------------ commands
+
+    def _reply(self, activity: dict, card) -> None:
+        person = self._person_id(activity)
+        outcome = self.teams.reply(person, card, "Errata")
+        if not outcome or getattr(outcome, "reason", None):
+            log.info("reply to %s not sent: %s", person, outcome)
+
+    def _message(self, activity: dict) -> None:
+        text = re.sub(r"<at>.*?</at>", "", activity.get("text") or "").strip()
+        person = self._person_id(activity)
+        words = text.split(maxsplit=1)
+        verb = words[0].lower() if words else "help"
+        rest = words[1] if len(words) > 1 else ""
+        core = self.core
+        if verb == "retract":
+            self._retract_command(activity, person, rest)
+        elif verb == "memo":
+            sub, _, argument = rest.partition(" ")
+            sub = sub.lower()
+            if sub in ("", "new", "send"):
+                if not core.may_send(TEAMS, person):
+                    core.deny(TEAMS, person, "memo")
+                    self._reply(activity, cards.text_card("Only comms staff can send memos."))
+                    return
+                self._reply(
+                    activity,
+                    cards.open_dialog_card(
+                        "Write the memo and choose who gets it.", "New memo", dialog=cards.COMPOSE
+                    ),
+                )
+            elif sub == "list":
+                self._reply(activity, self._list(person))
+            elif sub == "status":
+                self._reply(activity, self._status(person, argument))
+            elif sub == "report":
+                self._reply(activity, self._report(person, argument))
+            else:
+                self._reply(activity, cards.text_card(f"I do not know `memo {sub}`.", *HELP))
+        else:
+            self._reply(activity, cards.text_card(*HELP, f"_You are: {core.role(TEAMS, person)}._"))
+
+    def _retract_command(self, activity: dict, person: str, rest: str) -> None:
+        core = self.core
+        if not core.may_send(TEAMS, person):
+            core.deny(TEAMS, person, "retract", text=rest)
+            self._reply(activity, cards.text_card("Only comms staff can retract memos."))
+            return
+        memo_id, reason = split_memo_ref(rest)
+        if rest and memo_id is None:
+            self._reply(
+                activity,
+                cards.text_card(f"`{rest.split()[0]}` is not a memo ID. Memo IDs look like M-7."),
+            )
+            return
+        if memo_id is None:
+            self._reply(
+                activity,
+                cards.open_dialog_card(
+                    "Choose the memo to retract.", "Retract a memo", dialog=cards.RETRACT
+                ),
+            )
+            return
+        found = core.memo_to_retract(memo_id)
+        if isinstance(found, Refusal):
+            self._reply(activity, cards.text_card(found.message))
+            return
+        self._reply(
+            activity,
+            cards.open_dialog_card(
+                f"Retract {found.label}: {found.title}?",
+                f"Retract {found.label}",
+                dialog=cards.RETRACT,
+                memo=found.id,
+                reason=reason,
+            ),
+        )
+
+    def _list(self, person: str):
+        core = self.core
+        if core.may_oversee(TEAMS, person):
+            items = core.overview()
+        else:
+            items = [
+                (memo, core.store.memo_counts(memo.id), None)
+                for memo, _ in core.store.memos_received_by(TEAMS, person, 20)
+            ]
+        if not items:
+            return cards.text_card("There are no memos to show.")
+        lines = [
+            f"**{memo.label}** {memo.title} · {memo.state} · {counts.delivered}/{counts.recipients} delivered"
+            + (f" · {counts.acknowledged} acknowledged" if memo.ask_ack else "")
+            + (f" · retraction: {r.notified} notified, {r.seen} seen" if r else "")
+            for memo, counts, r in items
+        ]
+        return cards.text_card(*lines)
+
+    def _named(self, text: str):
+        memo_id = parse_memo_ref(text.strip())
+        memo = self.core.store.memo(memo_id) if memo_id else None
+        if memo is None:
+            return None, cards.text_card(
+                f"There is no memo {memo_label(memo_id)}."
+                if memo_id
+                else "Name the memo, e.g. M-7."
+            )
+        return memo, None
+
+    def _status(self, person: str, text: str):
+        memo, problem = self._named(text)
+        if problem:
+            return problem
+        if not self.core.may_see_memo(memo.id, TEAMS, person):
+            self.core.deny(TEAMS, person, "memo status", memo=memo.id)
+            return cards.text_card(
+                f"You did not receive {memo.label}; only comms staff and auditors can see every memo."
+            )
+        return cards.memo_status_card(memo, self.core.store.memo_counts(memo.id))
+
+    def _report(self, person: str, text: str):
+        if not self.core.may_oversee(TEAMS, person):
+            self.core.deny(TEAMS, person, "memo report", text=text)
+            return cards.text_card("Only comms staff and auditors can see that.")
+        memo, problem = self._named(text)
+        if problem:
+            return problem
+        from bot import reports
+
+        summary = reports.summary(self.core.store, memo.id)
+        link = self.report_link(memo.id) if self.report_link else None
+        lines = summary.lines()
+        lines.append(
+            f"[Download the CSV report]({link}) (the link works for an hour)."
+            if link
+            else "Set PUBLIC_URL to get a download link here; `python -m bot report` works on the server."
+        )
+        return cards.text_card(*lines)
+
+    # ------------------------------------------------------------ invokes: buttons and dialogs
+
+    def _invoke(self, activity: dict) -> tuple[int, dict]:
+        name = activity.get("name")
+        value = activity.get("value") or {}
+        person = self._person_id(activity)
+        if name == "adaptiveCard/action":
+            action = value.get("action") or {}
+            return 200, self._button(person, action.get("verb"), action.get("data") or {})
+        if name == "task/fetch":
+            return 200, self._open_dialog(person, value.get("data") or value)
+        if name == "task/submit":
+            return 200, self._submit_dialog(activity, person, value.get("data") or value)
+        return 200, {
+            "statusCode": 200,
+            "type": MESSAGE,
+            "value": "That action is not something Errata knows.",
+        }
+
+    def _button(self, person: str, verb: str | None, data: dict) -> dict:
+        core = self.core
+        if verb == cards.ACKNOWLEDGE:
+            copy_id = _id(data.get("copy_id"))
+            click = core.acknowledge(copy_id, person, TEAMS) if copy_id else None
+            outcome = click.outcome if click else "unknown"
+            if outcome not in ("recorded", "already"):
+                return {"statusCode": 200, "type": MESSAGE, "value": _ACK_REFUSED[outcome]}
+            memo = core.store.memo(click.memo_id)
+            card = (
+                cards.acknowledgement_reminder_card(memo, copy_id, click.at)
+                if data.get("reminder")
+                else cards.memo_card(memo, copy_id, click.at)
+            )
+            return {"statusCode": 200, "type": CARD, "value": _dump(card)}
+        if verb == cards.SEEN:
+            notice_id = _id(data.get("notice_id"))
+            click = core.mark_seen(notice_id, person, TEAMS) if notice_id else None
+            outcome = click.outcome if click else "unknown"
+            if outcome not in ("recorded", "already"):
+                return {
+                    "statusCode": 200,
+                    "type": MESSAGE,
+                    "value": _SEEN_REFUSED.get(outcome, _SEEN_REFUSED["unknown"]),
+                }
+            notice = core.store.notice(notice_id)
+            memo = core.store.memo(notice.memo_id)
+            retraction = core.store.retraction(memo.id)
+            card = (
+                cards.retraction_reminder_card(memo, retraction, notice_id, 0, click.at)
+                if data.get("reminder")
+                else cards.notice_card(memo, retraction, notice_id, click.at)
+            )
+            return {"statusCode": 200, "type": CARD, "value": _dump(card)}
+        return {
+            "statusCode": 200,
+            "type": MESSAGE,
+            "value": "That button is not something Errata knows.",
+        }
+
+    def _dialog(self, title: str, card) -> dict:
+        return {
+            "task": {
+                "type": "continue",
+                "value": {"title": title, "card": {"contentType": CARD, "content": _dump(card)}},
+            }
+        }
+
+    @staticmethod
+    def _close(text: str) -> dict:
+        return {"task": {"type": "message", "value": text}}
+
+    def _open_dialog(self, person: str, data: dict) -> dict:
+        core = self.core
+        if not core.may_send(TEAMS, person):
+            core.deny(TEAMS, person, "open dialog", dialog=data.get("dialog"))
+            return self._close("Only comms staff can send or retract memos.")
+        if data.get("dialog") == cards.RETRACT:
+            memo_id = _id(data.get("memo"))
+            if memo_id:
+                found = core.memo_to_retract(memo_id)
+                if isinstance(found, Refusal):
+                    return self._close(found.message)
+                return self._dialog(
+                    "Retract memo", cards.retract_dialog(found, [], reason=data.get("reason") or "")
+                )
+            return self._dialog(
+                "Retract memo", cards.retract_dialog(None, core.retractable_memos())
+            )
+        return self._dialog("New memo", self._compose_card())
+
+    def _compose_card(self, errors=None, values=None):
+        others = (
+            {"slack": self.core.store.groups("slack")} if "slack" in self.core.platforms else {}
+        )
+        return cards.compose_dialog(
+            teams=self.core.store.groups(TEAMS),
+            other_platforms=others,
+            errors=errors,
+            values=values,
+        )
+
+    def _submit_dialog(self, activity: dict, person: str, data: dict) -> dict:
+        core = self.core
+        if not core.may_send(TEAMS, person):
+            core.deny(TEAMS, person, "submit dialog", dialog=data.get("dialog"))
+            return self._close("Only comms staff can send or retract memos.")
+        if data.get("dialog") == cards.RETRACT:
+            return self._submit_retraction(person, data)
+        return self._submit_memo(activity, person, data)
+
+    def _submit_memo(self, activity: dict, person: str, data: dict) -> dict:
+        core = self.core
+        title = str(data.get("title") or "")
+        body = str(data.get("message") or "")
+        audiences = [
+            Audience(
+                people=_many(data.get("people")),
+                groups=_many(data.get("teams")),
+                everyone=_true(data.get("everyone")),
+                platform=TEAMS,
+            )
+        ]
+        if "slack" in core.platforms:
+            audiences.append(
+                Audience(
+                    groups=_many(data.get("slack_groups")),
+                    everyone=_true(data.get("slack_everyone")),
+                    platform="slack",
+                )
+            )
+        deadline = _deadline(
+            data.get("deadline_date"), data.get("deadline_time"), self._zone(person)
+        )
+        errors = compose_errors(
+            title=title, body=body, audience=audiences, ack_deadline=deadline, now=core.clock.now()
+        )
+        if deadline is None and data.get("deadline_time") and not data.get("deadline_date"):
+            errors["deadline"] = "Choose the day as well as the time."
+        if errors:
+            return self._dialog(
+                "New memo",
+                self._compose_card(errors, {k: v for k, v in data.items() if isinstance(v, str)}),
+            )
+        memo = core.send_memo(
+            sender_id=person,
+            platform=TEAMS,
+            title=title,
+            body=body,
+            audience=tuple(a for a in audiences if not a.empty),
+            ask_ack=_true(data.get("ask_ack")),
+            ack_deadline=deadline,
+        )
+        return self._close(
+            f"{memo.label} is on its way. I'll keep its status up to date in this chat."
+        )
+
+    def _submit_retraction(self, person: str, data: dict) -> dict:
+        core = self.core
+        memo_id = _id(data.get("memo"))
+        reason = str(data.get("reason") or "")
+        errors = retract_errors(reason=reason)
+        if not memo_id:
+            errors["memo"] = "Choose the memo to retract."
+        if errors:
+            memo = core.store.memo(memo_id) if memo_id else None
+            card = cards.retract_dialog(
+                memo, [] if memo else core.retractable_memos(), reason=reason, errors=errors
+            )
+            return self._dialog("Retract memo", card)
+        requested = core.request_retraction(
+            memo_id,
+            by=person,
+            platform=TEAMS,
+            reason=reason,
+            corrections=str(data.get("corrections") or ""),
+        )
+        if isinstance(requested, Refusal):
+            return self._close(requested.message)
+        # Stored: it stands even if the process dies now. Carry it out after answering.
+        core.after_answer(lambda: core.apply_retraction(memo_id))
+        return self._close(
+            f"{requested.label} is being retracted; everyone who got it will be told."
+        )
+
+    def _zone(self, person: str) -> ZoneInfo:
+        tz = (self.core.store.person(TEAMS, person) or {}).get("tz")
+        try:
+            return ZoneInfo(tz) if tz else self.core.settings.default_timezone
+        except (ZoneInfoNotFoundError, ValueError):
+            return self.core.settings.default_timezone
+
+
+_ACK_REFUSED = {
+    "retracted": "This memo was retracted, so there is nothing to acknowledge. Look for the retraction notice in this chat.",
+    "not_yours": "This Acknowledge button belongs to someone else's copy of the memo; nothing was recorded.",
+    "closed": "This memo is not waiting for an acknowledgement.",
+    "unknown": "That memo could not be found.",
+}
+_SEEN_REFUSED = {
+    "not_yours": "This button belongs to someone else's retraction notice; nothing was recorded.",
+    "unknown": "That retraction notice could not be found.",
+}
+
+
+def _dump(card) -> dict:
+    return card.model_dump(by_alias=True, exclude_none=True)
+
+
+def _id(value) -> int | None:
+    text = str(value if value is not None else "")
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 16 else None
+
+
+def _many(value) -> tuple[str, ...]:
+    if isinstance(value, list):
+        return tuple(str(v) for v in value if v)
+    return tuple(v.strip() for v in str(value or "").split(",") if v.strip())
+
+
+def _true(value) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def _deadline(day, at, zone: ZoneInfo) -> datetime | None:
+    if not day:
+        return None
+    try:
+        date = datetime.strptime(str(day), "%Y-%m-%d").date()
+        clock = datetime.strptime(str(at), "%H:%M").time() if at else time(17, 0)
+    except ValueError:
+        return None
+    return datetime.combine(date, clock, zone)
+
+
+def parse_activity(raw: bytes) -> dict | None:
+    try:
+        activity = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return (
+        activity if isinstance(activity, dict) and isinstance(activity.get("type"), str) else None
+    )
