@@ -66,6 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     teams.rate_limits.enabled = not args.no_limits
     teams.bot_url = args.bot_url
+    stop = threading.Event()
+
+    def _stop(*_):
+        stop.set()
+
+    # before announcing the URL: a SIGTERM right after it must still stop cleanly
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     teams.start()
     print(f"TEAMS_SERVICE_URL={teams.service_url}", flush=True)
     print(f"TEAMS_APP_ID={teams.app_id}")
@@ -73,13 +81,6 @@ def main(argv: list[str] | None = None) -> int:
     print(f"TEAMS_TENANT_ID={teams.tenant_id}")
     print(f"TEAMS_TOKEN_URL={teams.token_url}")
     print(f"TEAMS_OPENID_METADATA_URL={teams.openid_metadata_url}", flush=True)
-    stop = threading.Event()
-
-    def _stop(*_):
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
     stop.wait()
     teams.stop()
     return 0

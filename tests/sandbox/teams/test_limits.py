@@ -77,22 +77,34 @@ def hammer(connector: Connector, cid: str, n: int) -> list:
 
 
 def test_over_the_limit_429_throttled_with_retry_after_in_real_seconds():
-    with StandInTeams(generate_teams_directory(people=5, teams=1), time_scale=20) as teams:
+    # 3 sends per Teams minute at 20x: one token a real second, far slower than the client
+    with StandInTeams(
+        generate_teams_directory(people=5, teams=1),
+        time_scale=20,
+        windows={"send": ((3, 60),)},
+    ) as teams:
         c = Connector(teams)
         p = teams.directory.installed()[0]
         cid = c.create(p.id).json()["id"]
-        answers = hammer(c, cid, 9)
-        statuses = [a.status for a in answers]
-        assert statuses.count(201) >= 7 and 429 in statuses
-        refused = next(a for a in answers if a.status == 429)
+        answers = hammer(c, cid, 5)
+        assert [a.status for a in answers] == [201, 201, 201, 429, 429]
+        refused = answers[3]
         assert refused.code == "Throttled"
         wait = float(refused.headers["Retry-After"])
-        assert 0 < wait <= 1 / 20 + 0.01  # one token of 7/s at 20x, in real seconds
-        assert teams.stats()["activities.send"]["rate_limited"] == statuses.count(429)
-        assert [x.fault for x in teams.calls("activities.send")].count(
-            "ratelimited"
-        ) == statuses.count(429)
-        assert len(teams.chat(p)) == statuses.count(201)
+        assert 0 < wait <= 1.0 and refused.headers["Retry-After"] != "1"
+        assert teams.ceiling_per_second("send") == 1.0
+        assert teams.stats()["activities.send"]["rate_limited"] == 2
+        faults = [x.fault for x in teams.calls("activities.send")]
+        assert faults == [None, None, None, "ratelimited", "ratelimited"]
+        assert len(teams.chat(p)) == 3
+
+
+def test_the_default_windows_refuse_a_burst_of_sends_into_one_chat():
+    with StandInTeams(generate_teams_directory(people=5, teams=1)) as teams:
+        c = Connector(teams)
+        cid = c.create(teams.directory.installed()[0].id).json()["id"]
+        statuses = [a.status for a in hammer(c, cid, 10)]
+        assert statuses[:7] == [201] * 7 and 429 in statuses[7:]
 
 
 def test_retry_after_is_whole_seconds_at_real_speed():
