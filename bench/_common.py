@@ -1,6 +1,8 @@
 """What every benchmark shares: the machine, a stand-in Slack, the bot as its own
 process (`python -m bot`, exactly what production runs), and reading the results.
 
+Set BENCH_KEEP=1 to keep each bot's working directory (database, bot.log).
+
 Layout of a run: the stand-in Slack lives in the benchmark's process (so the
 benchmark can act as Slack: slash commands, modal submissions, clicks, and read
 every recorded call); the bot runs in a separate process, so the two never
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import signal
 import socket
 import subprocess
@@ -42,7 +45,17 @@ STATUS_UPDATE_SECONDS = 5.0  # STATUS_UPDATE_EVERY's default
 # ---------------------------------------------------------------- the machine
 
 
+_MACHINE: dict = {}
+
+
 def machine() -> dict:
+    """The machine and the bot's version, taken once (at the start of the run)."""
+    if not _MACHINE:
+        _MACHINE.update(_take_machine())
+    return _MACHINE
+
+
+def _take_machine() -> dict:
     model = ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -258,6 +271,8 @@ class BotProcess:
                 self.process.kill()
                 self.process.wait()
         self._log.close()
+        if not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 # ---------------------------------------------------------------- driving the bot like Slack
