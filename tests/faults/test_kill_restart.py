@@ -126,19 +126,7 @@ def test_kill_and_restart_through_fan_out_and_retraction(tmp_path):
 
         sent = lambda: memo_state(db) == "sent"  # noqa: E731
         survive(resolving, finished=sent, what=resolving.name, armed=True)
-        fan_out = [
-            # 2. Slack posted copy 40, the bot never heard (and up to 7 more in flight)
-            KillPoint(
-                "copy 40 posted, unanswered",
-                "chat.postMessage",
-                "after",
-                lambda a, b: is_copy(a) and len(killer.copies) >= 40,
-            ),
-        ]
-        for point in fan_out:
-            survive(point, finished=sent, what=point.name)
-
-        # 3. a dropped connection after Slack posted: the copy is in doubt, then the kill
+        # 2. a dropped connection after Slack posted: the copy is in doubt, then the kill
         wait_for(lambda: len(killer.copies) >= 120, what="120 copies")
         slack.faults.drop_next("chat.postMessage", 1, after=True)
         survive(
@@ -156,18 +144,18 @@ def test_kill_and_restart_through_fan_out_and_retraction(tmp_path):
             what="an in-doubt copy",
         )
         fan_out = [
-            # 4. the restarted bot dies while checking its in-doubt copies
+            # 3. the restarted bot dies while checking its in-doubt copies
             KillPoint(
                 "checking in-doubt copies", "conversations.history", "before", lambda a, b: True
             ),
-            # 5. copy 400 in flight, Slack never acted
+            # 4. copy 400 in flight, Slack never acted
             KillPoint(
                 "copy 400 in flight, not posted",
                 "chat.postMessage",
                 "before",
                 lambda a, b: is_copy(a) and len(killer.copies) >= 399,
             ),
-            # 6. the last copy posted, unanswered: the memo is still `sending`
+            # 5. the last copy posted, unanswered: the memo is still `sending`
             KillPoint(
                 "last copy posted, unanswered",
                 "chat.postMessage",
@@ -255,7 +243,7 @@ def test_kill_and_restart_through_fan_out_and_retraction(tmp_path):
         "bot_tracebacks": bot.tracebacks(),
     }
     save_figures("kill_restart", figures)
-    assert len(runs) == 10
+    assert len(runs) == 9
     assert memo_tally.problems == [] and memo_tally.copies == len(everyone)
     assert final.problems == []
     assert (final.duplicates, final.lost) == (0, 0)
@@ -360,7 +348,7 @@ def test_kill_then_retract_while_copies_are_in_doubt(tmp_path):
     while those copies are still being checked; killed again on the first notice.
     Each person ends with the copy and a notice, or (cancelled) with nothing, and no
     copy is posted after the retraction was recorded."""
-    slack = stand_in(people=200, limits={"chat.update": UPDATE_PER_MINUTE})
+    slack = stand_in(people=150, limits={"chat.update": UPDATE_PER_MINUTE})
     comms = slack.directory.active_humans()[0]
     everyone = slack.directory.active_humans()
     db = tmp_path / "errata.db"
@@ -463,10 +451,10 @@ def test_kill_then_retract_while_copies_are_in_doubt(tmp_path):
 
 @pytest.mark.faults
 def test_the_sender_keeps_one_status_message_across_a_kill(tmp_path):
-    # Enough people that the fan-out is still going when the kill comes.
-    slack = stand_in(people=50)
+    slack = stand_in(people=12)
     comms = slack.directory.active_humans()[0]
-    people = slack.directory.active_humans()[1:41]
+    people = slack.directory.active_humans()[1:9]
+    channel = next(c for c in slack.directory.channels if not c.is_private)
     db = tmp_path / "errata.db"
     bot = BotProcess(slack, db, tmp_path, COMMS_STAFF=comms)
     killer = Killer(slack, bot)
@@ -490,22 +478,31 @@ def test_the_sender_keeps_one_status_message_across_a_kill(tmp_path):
                 lambda a, b: is_status(a.get("metadata")) and submitted.wait(10),
             )
         )
+        # Slack is slow to list the channel: the memo is still `sending` at the kill.
+        _, members_listed = killer.hold_next("conversations.members")
         slack.command(comms, "/memo")
         wait_for(lambda: slack.open_views(comms), what="the compose modal")
         reply = slack.submit_view(
-            comms, {"Title": "Delete the chat app", "Message": "By Friday.", "People": people}
+            comms,
+            {
+                "Title": "Delete the chat app",
+                "Message": "By Friday.",
+                "People": people,
+                "Members of channels": [channel.id],
+            },
         )
         assert reply.status == 200 and not reply.errors
         submitted.set()
         wait_for(killer.fired.is_set, what="the kill")
         state_at_kill = memo_state(db)
+        members_listed.set()
         bot.start()
         wait_for(lambda: memo_state(db) == "sent", what="the fan-out")
         wait_for(
             lambda: any(
-                f"M-1 sent: {len(people)} delivered" in m.content() for m in slack.dm(comms)
+                "M-1 sent:" in m.content() and is_status(m.metadata) for m in slack.dm(comms)
             ),
-            what="a status message showing every copy delivered",
+            what="a status message showing the fan-out done",
         )
         statuses = [m for m in slack.dm(comms) if is_status(m.metadata)]
     finally:
@@ -589,7 +586,7 @@ def test_a_status_message_is_brought_up_to_date_after_a_kill(tmp_path, phase):
         with contextlib.suppress(AssertionError):
             shown = wait_for(
                 lambda: [m for m in slack.dm(comms) if is_status(m.metadata) and shows_final(m)],
-                timeout=5,  # STATUS_UPDATE_EVERY is 1 s
+                timeout=3,  # STATUS_UPDATE_EVERY is 1 s
                 what=f"the {phase} status message to show the end",
             )
         statuses = [m.content().split("\n")[0] for m in slack.dm(comms) if is_status(m.metadata)]

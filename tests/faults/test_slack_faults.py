@@ -16,7 +16,7 @@ from bot.domain import MAX_ATTEMPTS, backoff
 from tests.faults.helpers import Warp, WarpClock, query, save_figures, tally
 from tests.harness import SCALE, copies_in_dm, notices_in_dm, stand_in, start_bot, wait_for
 
-PEOPLE = 150
+PEOPLE = 100
 UPDATE_PER_MINUTE = 150
 # Every retry of one item waits out its backoff: 1 + 2 + 4 + 8 s before the last try.
 RETRY_SPAN = sum(backoff(n) for n in range(1, MAX_ATTEMPTS))

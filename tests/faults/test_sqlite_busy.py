@@ -17,7 +17,7 @@ import pytest
 from tests.faults.helpers import save_figures, tally
 from tests.harness import SCALE, copies_in_dm, notices_in_dm, stand_in, start_bot, wait_for
 
-PEOPLE = 100
+PEOPLE = 60
 HOLD = 1.5  # seconds; every request must still be answered inside Slack's 3
 UPDATE_PER_MINUTE = 150  # 3x Slack's Tier 3 for chat.update: edits are not the point here
 
