@@ -196,7 +196,7 @@ class Killer:
         self.notice_posts = 0
         self.edits = 0
         self.history_calls = 0
-        self.holds: dict[str, tuple[threading.Event, threading.Event]] = {}
+        self.holds: dict[str, tuple[threading.Event, threading.Event, bool]] = {}
         self._original = slack.api.call
         slack.api.call = self._call
 
@@ -228,18 +228,23 @@ class Killer:
             self.fired.set()
             return True
 
-    def hold_next(self, method: str) -> tuple[threading.Event, threading.Event]:
-        """The next call of `method` waits (Slack is slow to answer) until released.
-        Returns (held, release): `held` is set once the call is waiting."""
+    def hold_next(
+        self, method: str, *, every: bool = False
+    ) -> tuple[threading.Event, threading.Event]:
+        """The next call of `method` (with `every`, each call until released) waits, as
+        when Slack is slow to answer, until released. Returns (held, release): `held`
+        is set once a call is waiting."""
         held, release = threading.Event(), threading.Event()
         with self.lock:
-            self.holds[method] = (held, release)
+            self.holds[method] = (held, release, every)
         return held, release
 
     def _call(self, method: str, args: dict) -> dict:
         with self.lock:
-            hold = self.holds.pop(method, None)
-        if hold is not None:
+            hold = self.holds.get(method)
+            if hold is not None and (not hold[2] or hold[1].is_set()):
+                del self.holds[method]
+        if hold is not None and not hold[1].is_set():
             hold[0].set()
             hold[1].wait(30)
         if self._maybe_fire("before", method, args, None):

@@ -392,10 +392,10 @@ def test_kill_then_retract_while_copies_are_in_doubt(tmp_path):
         assert reply.status == 200 and not reply.errors
         wait_for(killer.fired.is_set, what="the first kill")
         in_doubt = scalar(db, "SELECT count(*) FROM copies WHERE state = 'sending'")
-        held, release = killer.hold_next("conversations.history")
+        held, release = killer.hold_next("conversations.history", every=True)
         bot.start()
-        wait_for(held.is_set, what="the restarted bot to check an in-doubt copy")
-        # The retraction is recorded while that check is still waiting for Slack.
+        wait_for(held.is_set, what="the restarted bot to check its in-doubt copies")
+        # The retraction is recorded while those checks are still waiting for Slack.
         killer.arm(
             KillPoint(
                 "first notice posted, unanswered",
