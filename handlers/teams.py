@@ -151,10 +151,10 @@ class TeamsListeners:
     # ------------------------------------------------------------ commands
 
     def _reply(self, activity: dict, card) -> None:
+        """Answer in the person's chat, after Teams has had its 200 (replies are
+        proactive sends); retried a few times through rate limits and faults."""
         person = self._person_id(activity)
-        outcome = self.teams.reply(person, card, "Errata")
-        if not outcome or getattr(outcome, "reason", None):
-            log.info("reply to %s not sent: %s", person, outcome)
+        self.core.after_answer(lambda: self.teams.reply(person, card, "Errata"))
 
     def _message(self, activity: dict) -> None:
         text = re.sub(r"<at>.*?</at>", "", activity.get("text") or "").strip()

@@ -104,3 +104,73 @@ def view_text(view: dict | None) -> str:
 
     walk(view or {})
     return "\n".join(found)
+
+
+def stand_in_teams(
+    people: int = 200, teams: int = 3, seed: int = 5, scale: float = SCALE, **kwargs
+):
+    from bot.sandbox.teams import StandInTeams, generate_teams_directory
+
+    stand = StandInTeams(
+        generate_teams_directory(people=people, teams=teams, seed=seed, installed=1.0),
+        time_scale=scale,
+        auth=False,
+        **kwargs,
+    )
+    stand.start()
+    return stand
+
+
+def teams_settings(teams, *, scale: float = SCALE) -> dict:
+    """What a bot needs to talk to the stand-in Teams (auth trusted on loopback)."""
+    return {
+        "TEAMS_APP_ID": teams.app_id,
+        "TEAMS_APP_PASSWORD": teams.app_password,
+        "TEAMS_TENANT_ID": teams.tenant_id,
+        "TEAMS_SERVICE_URL": teams.service_url,
+        "TEAMS_TRUST_LOOPBACK": "true",
+        "TEAMS_REQUESTS_PER_SECOND": str(45 * scale),
+        "TEAMS_CONVERSATION_REQUESTS_PER_SECOND": str(6 * scale),
+    }
+
+
+def start_teams_bot(teams, db: Path, *, slack=None, clock=None, **overrides) -> Bot:
+    """A bot on Teams (and on Slack too when `slack` is given), served over HTTP."""
+    env = {
+        "DATABASE_PATH": str(db),
+        "STATUS_UPDATE_EVERY": "0.5s",
+        "LOG_LEVEL": "WARNING",
+        **teams_settings(teams),
+    }
+    if slack is not None:
+        env.update(
+            {
+                "SLACK_BOT_TOKEN": TOKEN,
+                "SLACK_SIGNING_SECRET": SECRET,
+                "SLACK_API_URL": slack.api_url,
+                "SLACK_POST_PER_MINUTE": str(int(300 * SCALE)),
+                "SLACK_UPDATE_PER_MINUTE": str(int(50 * SCALE)),
+            }
+        )
+    env.update({k: str(v) for k, v in overrides.items()})
+    bot = Bot(load_settings(env), clock=clock, idle_wait=0.05)
+    bot.start(scheduler=False)
+    url = bot.serve_in_background()
+    teams.bot_url = url
+    if slack is not None:
+        slack.bot_url = url
+    return bot
+
+
+def first_line(message) -> str:
+    card = message.card() or {}
+    return ((card.get("body") or [{}])[0]).get("text", "")
+
+
+def teams_copies(teams, person, title: str = "Delete the chat app") -> list:
+    """The memo copies in a person's Teams chat (as sent, or as edited after a retraction)."""
+    return [m for m in teams.chat(person) if first_line(m) in (title, "RETRACTED: sent in error")]
+
+
+def teams_notices(teams, person) -> list:
+    return [m for m in teams.chat(person) if first_line(m).startswith("Retraction: ")]

@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import threading
+import time
 from collections import OrderedDict
 from datetime import datetime
 from typing import Any
@@ -48,6 +49,7 @@ from bot.domain import (
     Retry,
     Sent,
     Unknown,
+    backoff,
     merge_recipients,
 )
 from bot.pacing import Budget
@@ -311,9 +313,18 @@ class TeamsPlatform:
     def show_acknowledged(self, memo: Memo, copy: Copy, at: datetime) -> Outcome:
         return self._update(copy.channel, copy.ts, cards.memo_card(memo, copy.id, at), memo.title)
 
-    def reply(self, person_id: str, card: AdaptiveCard, text: str) -> Outcome:
-        """An answer to something the person wrote to the bot."""
-        return self._send(person_id, card, text)
+    def reply(self, person_id: str, card: AdaptiveCard, text: str, tries: int = 5) -> Outcome:
+        """An answer to something the person wrote to the bot. Not an outbox item (nothing
+        to recover after a crash: the person can ask again), so it retries here."""
+        outcome: Outcome = Failed("not sent")
+        for attempt in range(1, tries + 1):
+            outcome = self._send(person_id, card, text)
+            if not isinstance(outcome, Retry):
+                break
+            time.sleep(outcome.after or backoff(attempt, base=0.2))
+        if not isinstance(outcome, Sent):
+            log.info("reply to %s not sent: %s", person_id, outcome)
+        return outcome
 
     def token_valid(self, token: str, service_url: str | None) -> bool:
         """A Bot Connector JWT: signature, issuer, audience and serviceUrl claim, by the SDK."""

@@ -1,0 +1,311 @@
+"""Stories in Microsoft Teams, through the stand-in Teams (a loopback Bot Connector)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.sandbox.teams import StandInTeams, generate_teams_directory
+from tests.harness import (
+    copies_in_dm,
+    notices_in_dm,
+    stand_in,
+    stand_in_teams,
+    start_teams_bot,
+    teams_copies,
+    teams_notices,
+    wait_for,
+)
+
+TITLE = "Delete the chat app"
+
+
+@pytest.fixture
+def teams():
+    stand = stand_in_teams(people=220)
+    yield stand
+    stand.stop()
+
+
+def aad(person) -> str:
+    return person.aad_object_id
+
+
+def install_everyone(teams, people):
+    for person in people:
+        assert teams.install(person).ok
+
+
+def answer_to(teams, person, text: str, button: str):
+    """Write to the bot; the new reply that carries `button`."""
+    before = len(teams.chat(person))
+    teams.message(person, text)
+    return wait_for(
+        lambda: next(
+            (m for m in teams.chat(person)[before:] if button in " ".join(m.buttons())), None
+        ),
+        what=f"the reply to {text!r}",
+    )
+
+
+def compose(teams, comms, values: dict):
+    menu = answer_to(teams, comms, "memo", "New memo")
+    opened = teams.open_dialog(comms, menu, "New memo")
+    assert opened.ok, opened
+    return teams.submit_dialog(
+        comms, {"Title": TITLE, "Message": "Please delete it by Friday.", **values}
+    )
+
+
+def retract(teams, comms, memo="M-1", reason="Sent in error"):
+    offer = answer_to(teams, comms, f"retract {memo} {reason}", "Retract ")
+    teams.open_dialog(comms, offer, next(b for b in offer.buttons() if b.startswith("Retract")))
+    return teams.submit_dialog(comms, {"Corrected instructions": "Keep the app."})
+
+
+@pytest.mark.slow
+def test_teams_story_memo_acknowledge_retract(teams, tmp_path):
+    people = teams.directory.people[:200]
+    comms = people[0]
+    # Slow enough (60 requests a second) that the retraction lands mid-fan-out.
+    bot = start_teams_bot(
+        teams, tmp_path / "errata.db", COMMS_STAFF=aad(comms), TEAMS_REQUESTS_PER_SECOND=60
+    )
+    install_everyone(teams, people)
+    try:
+        wait_for(
+            lambda: len(bot.store.everyone("teams")) == len(people), what="every install recorded"
+        )
+        reply = compose(
+            teams, comms, {"Everyone with the app": True, "Ask for acknowledgement": True}
+        )
+        assert reply.ok and not reply.errors_by_label, reply
+        wait_for(
+            lambda: bot.store.memo_counts(1).delivered >= 40, timeout=60, what="part of the fan-out"
+        )
+        acknowledgers = [p for p in people[1:] if teams_copies(teams, p)][:30]
+        for person in acknowledgers:
+            assert teams.invoke_action(person, teams_copies(teams, person)[0], "Acknowledge").ok
+        wait_for(lambda: bot.store.memo_counts(1).acknowledged == 30, what="30 acknowledgements")
+        retract(teams, comms)
+        wait_for(lambda: bot.store.memo(1).state == "retracted", timeout=90, what="the retraction")
+        counts = bot.store.memo_counts(1)
+        assert counts.cancelled > 0 and counts.delivered + counts.cancelled == len(people)
+        by_state = {c.recipient_id: c for c in bot.store.copies_of(1)}
+        for person in people:
+            copy = by_state[aad(person)]
+            if copy.state == "cancelled":
+                assert teams_copies(teams, person) == [] and teams_notices(teams, person) == []
+                continue
+            copies = teams_copies(teams, person)
+            assert len(copies) == 1, person
+            assert "RETRACTED: sent in error" in copies[0].content() and copies[0].buttons() == []
+            notices = teams_notices(teams, person)
+            assert len(notices) == 1 and notices[0].buttons() == ["I've seen this"]
+        first_others = min(
+            int(teams_notices(teams, p)[0].id)
+            for p in people
+            if by_state[aad(p)].state == "delivered" and p not in acknowledgers
+        )
+        last_acker = max(int(teams_notices(teams, p)[0].id) for p in acknowledgers)
+        assert last_acker <= first_others
+        seers = [p for p in people if by_state[aad(p)].state == "delivered"][:20]
+        for person in seers:
+            assert teams.invoke_action(person, teams_notices(teams, person)[0], "I've seen this").ok
+        wait_for(lambda: bot.store.retraction_counts(1).seen == 20, what="20 seen")
+        assert "You confirmed" in teams_notices(teams, seers[0])[0].content()
+        rows = {
+            r["recipient_id"]: r
+            for r in __import__("bot.reports", fromlist=["rows"]).rows(bot.store, 1)
+        }
+        assert all(r["platform"] == "teams" for r in rows.values())
+        assert sum(1 for r in rows.values() if r["seen_at"]) == 20
+    finally:
+        bot.stop()
+
+
+def test_an_acknowledge_by_someone_else_is_refused(teams, tmp_path):
+    people = teams.directory.people[:5]
+    bot = start_teams_bot(teams, tmp_path / "errata.db", COMMS_STAFF=aad(people[0]))
+    install_everyone(teams, people)
+    try:
+        compose(teams, people[0], {"People": [aad(people[1])], "Ask for acknowledgement": True})
+        wait_for(lambda: teams_copies(teams, people[1]), what="the copy")
+        copy_id = bot.store.copies_of(1)[0].id
+        intruder = people[2]
+        forged = {
+            "type": "invoke",
+            "name": "adaptiveCard/action",
+            "id": "forged-1",
+            "channelId": "msteams",
+            "serviceUrl": teams.service_url,
+            "from": intruder.to_account(),
+            "recipient": {"id": f"28:{teams.app_id}"},
+            "conversation": {
+                "id": teams.conversation_of(intruder) or "a:x",
+                "conversationType": "personal",
+                "tenantId": teams.tenant_id,
+            },
+            "channelData": {"tenant": {"id": teams.tenant_id}},
+            "value": {
+                "action": {
+                    "type": "Action.Execute",
+                    "verb": "acknowledge",
+                    "data": {"copy_id": copy_id},
+                },
+                "trigger": "manual",
+            },
+        }
+        reply = teams.actor.send_activity(forged)
+        assert reply.status == 200 and "someone else" in str(reply.json())
+        assert bot.store.memo_counts(1).acknowledged == 0
+    finally:
+        bot.stop()
+
+
+def test_compose_dialog_refuses_bad_input_and_employees(teams, tmp_path):
+    people = teams.directory.people[:5]
+    bot = start_teams_bot(teams, tmp_path / "errata.db", COMMS_STAFF=aad(people[0]))
+    install_everyone(teams, people)
+    try:
+        reply = compose(teams, people[0], {})
+        assert "at least one audience" in str(reply.json())
+        assert bot.store.memo(1) is None
+        teams.message(people[3], "memo")
+        wait_for(lambda: teams.chat(people[3]), what="the refusal")
+        assert "Only comms staff" in teams.chat(people[3])[-1].content()
+        assert any(e["action"] == "denied" for e in bot.store.audit_entries())
+    finally:
+        bot.stop()
+
+
+def test_blocked_and_uninstalled_people_are_failed_with_the_reason(teams, tmp_path):
+    people = teams.directory.people[:8]
+    bot = start_teams_bot(teams, tmp_path / "errata.db", COMMS_STAFF=aad(people[0]))
+    install_everyone(teams, people)
+    try:
+        teams.block(people[2], code="ConversationBlockedByUser")
+        teams.block(people[3], code="BotDisabledByAdmin")
+        compose(teams, people[0], {"Everyone with the app": True})
+        wait_for(lambda: bot.store.memo(1) and bot.store.memo(1).state == "sent", what="fan-out")
+        failures = bot.store.memo_counts(1).failures
+        assert (
+            failures.get("ConversationBlockedByUser") == 1
+            and failures.get("BotDisabledByAdmin") == 1
+        )
+        teams.uninstall(people[4])
+        wait_for(
+            lambda: (bot.store.person("teams", aad(people[4])) or {}).get("deleted") == 1,
+            what="uninstall recorded",
+        )
+        compose(teams, people[0], {"People": [aad(people[4]), aad(people[5])]})
+        wait_for(
+            lambda: bot.store.memo(2) and bot.store.memo(2).state == "sent", what="second fan-out"
+        )
+        assert bot.store.memo_counts(2).failures == {"app not installed": 1}
+    finally:
+        bot.stop()
+
+
+def test_faults_429_503_nothing_doubled_nothing_lost(teams, tmp_path):
+    people = teams.directory.people[:60]
+    bot = start_teams_bot(teams, tmp_path / "errata.db", COMMS_STAFF=aad(people[0]))
+    install_everyone(teams, people)
+    try:
+        menu = answer_to(teams, people[0], "memo", "New memo")
+        teams.open_dialog(people[0], menu, "New memo")
+        teams.faults.burst_429(15, retry_after=None)
+        teams.faults.burst_429(15, retry_after=0.05)
+        teams.faults.set(op="activities.send", status_5xx=0.2)
+        teams.submit_dialog(
+            people[0], {"Title": TITLE, "Message": "By Friday.", "Everyone with the app": True}
+        )
+        wait_for(
+            lambda: bot.store.memo(1) and bot.store.memo(1).state == "sent",
+            timeout=120,
+            what="fan-out",
+        )
+        teams.faults.clear()
+        for person in people:
+            assert len(teams_copies(teams, person)) == 1, person
+        assert bot.store.memo_counts(1).delivered == len(people)
+    finally:
+        bot.stop()
+
+
+def test_unauthenticated_teams_requests_are_refused_when_auth_is_on(tmp_path):
+    teams = StandInTeams(generate_teams_directory(people=3, seed=2), auth=True)
+    teams.start()
+    bot = start_teams_bot(teams, tmp_path / "errata.db", TEAMS_TRUST_LOOPBACK="false")
+    try:
+        person = teams.directory.people[0]
+        unsigned = {
+            "type": "message",
+            "text": "help",
+            "channelId": "msteams",
+            "serviceUrl": teams.service_url,
+            "from": person.to_account(),
+            "conversation": {
+                "id": "a:1",
+                "conversationType": "personal",
+                "tenantId": teams.tenant_id,
+            },
+        }
+        assert teams.actor.send_activity(unsigned, token="").status == 401
+        forged = teams.post_raw(
+            b'{"type": "message", "text": "help"}',
+            {
+                "Content-Type": "application/json",
+                "Authorization": "Bearer " + teams.channel_token(foreign=True),
+            },
+        )
+        assert forged.status == 401
+        assert bot.store.person("teams", person.aad_object_id) is None
+    finally:
+        bot.stop()
+        teams.stop()
+
+
+@pytest.mark.slow
+def test_one_memo_to_slack_and_teams_is_retracted_on_each(tmp_path):
+    slack = stand_in(people=110)
+    teams = stand_in_teams(people=100)
+    comms_slack = slack.directory.active_humans()[0]
+    on_teams = teams.directory.people[:100]
+    bot = start_teams_bot(teams, tmp_path / "errata.db", slack=slack, COMMS_STAFF=comms_slack)
+    install_everyone(teams, on_teams)
+    try:
+        wait_for(lambda: len(bot.store.everyone("teams")) == 100, what="installs")
+        slack_people = slack.directory.active_humans()[1:101]
+        slack.command(comms_slack, "/memo")
+        wait_for(lambda: slack.open_views(comms_slack), what="the modal")
+        reply = slack.submit_view(
+            comms_slack,
+            {
+                "Title": TITLE,
+                "Message": "Please delete it.",
+                "People": slack_people,
+                "Teams: everyone with the app": True,
+            },
+        )
+        assert not reply.errors, reply.errors
+        wait_for(
+            lambda: bot.store.memo(1) and bot.store.memo(1).state == "sent",
+            timeout=60,
+            what="fan-out to both",
+        )
+        slack.command(comms_slack, "/retract", "M-1 Sent in error")
+        wait_for(lambda: slack.open_views(comms_slack), what="the retract modal")
+        slack.submit_view(comms_slack, {})
+        wait_for(lambda: bot.store.memo(1).state == "retracted", timeout=90, what="the retraction")
+        for person in slack_people:
+            assert len(copies_in_dm(slack, person)) == 1 and len(notices_in_dm(slack, person)) == 1
+        for person in on_teams:
+            assert len(teams_copies(teams, person)) == 1 and len(teams_notices(teams, person)) == 1
+        platforms = {}
+        for copy in bot.store.copies_of(1):
+            platforms[copy.platform] = platforms.get(copy.platform, 0) + 1
+        assert platforms == {"slack": 100, "teams": 100}
+    finally:
+        bot.stop()
+        teams.stop()
+        slack.stop()
