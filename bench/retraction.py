@@ -20,6 +20,11 @@ post rate. Edits run on their own budget, so the notices never wait for them.
 The time scale is chosen so the edit stream (the slow one) takes about
 `--seconds`, but capped (`--max-scale`, default 40: 200 posts a second) so the
 post stream stays within what one machine can drive.
+
+Also reported: the gap between the last acknowledger's notice and the first
+notice to anyone else (the hand-over between the two priorities), the rate of
+the other notices once they flow, and how many chat.update calls went to the
+issuer's live status message (they share the edits' budget).
 """
 
 from __future__ import annotations
@@ -132,6 +137,9 @@ def run(
         counts = store.retraction_counts(1)
         first_notice = notices[0].finished - submitted if notices else float("nan")
         last_ack_notice = notices[max(ack_positions)].finished - submitted if ack_positions else 0
+        # The hand-over from the acknowledgers' notices to everyone else's.
+        others = [notices[i] for i in other_positions]
+        first_other = others[0].finished - submitted if others else float("nan")
         last_notice = notices[-1].finished - submitted if notices else float("nan")
         last_edit = edits[-1].finished - submitted if edits else float("nan")
         ideal_notices = len(notices) / post_ceiling
@@ -150,6 +158,9 @@ def run(
             "acknowledgers_first": in_order,
             "first_notice_s": round(first_notice, 3),
             "last_acknowledger_notice_s": round(last_ack_notice, 2),
+            "first_other_notice_s": round(first_other, 2),
+            "handover_gap_s": round(first_other - last_ack_notice, 2),
+            "other_notice_rate_over_ceiling": round(c.rate(others) / post_ceiling, 4),
             "ideal_acknowledger_notices_s": round(len(acknowledgers) / post_ceiling, 2),
             "last_notice_s": round(last_notice, 2),
             "ideal_notices_s": round(ideal_notices, 2),
@@ -248,6 +259,7 @@ def main(argv: list[str] | None = None) -> int:
                 "acked",
                 "first notice",
                 "last acked notice",
+                "gap to others",
                 "last notice (ideal)",
                 "ideal/actual",
                 "last edit (ideal)",
@@ -263,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r['acknowledgers']:,}",
                     f"{r['first_notice_s']:.2f}s",
                     f"{r['last_acknowledger_notice_s']:.1f}s ({r['ideal_acknowledger_notices_s']:.1f}s)",
+                    f"{r['handover_gap_s']:.1f}s",
                     f"{r['last_notice_s']:.1f}s ({r['ideal_notices_s']:.1f}s)",
                     f"{r['notices_ideal_over_actual']:.3f}",
                     f"{r['last_edit_s']:.1f}s ({r['ideal_edits_s']:.1f}s)",
