@@ -258,8 +258,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "TEAMS_CONVERSATION_REQUESTS_PER_SECOND",
-        "6",
-        "Microsoft Teams: requests a second into one chat (Teams allows 7)",
+        "0.5",
+        "Microsoft Teams: requests a second into one chat, sustained (Teams allows bursts of 7 but 1,800 an hour)",
         _positive_float,
     ),
     Setting(

@@ -130,7 +130,7 @@ def teams_settings(teams, *, scale: float = SCALE) -> dict:
         "TEAMS_SERVICE_URL": teams.service_url,
         "TEAMS_TRUST_LOOPBACK": "true",
         "TEAMS_REQUESTS_PER_SECOND": str(45 * scale),
-        "TEAMS_CONVERSATION_REQUESTS_PER_SECOND": str(6 * scale),
+        "TEAMS_CONVERSATION_REQUESTS_PER_SECOND": str(0.5 * scale),
     }
 
 

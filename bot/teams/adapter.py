@@ -63,6 +63,7 @@ TEAMS = "teams"
 
 # Retried as Teams asks (rate-limit doc): 429 with Retry-After, 412, 502, 503, 504.
 RETRIED_STATUSES = frozenset({408, 412, 429, 500, 502, 503, 504})
+CHAT_BURST = 7
 UNCONFIRMED = "unconfirmed: Teams gave no answer and a bot cannot read the chat back"
 
 
@@ -128,7 +129,8 @@ class TeamsPlatform:
         with self._lock:
             budget = self._conversations.get(conversation_id)
             if budget is None:
-                budget = Budget(self._conversation_rate)
+                # Teams' per-chat windows (7 in 1 s ... 1,800 an hour): a burst of 7, then the hourly pace.
+                budget = Budget(self._conversation_rate, burst=CHAT_BURST)
                 self._conversations[conversation_id] = budget
                 if len(self._conversations) > 2000:
                     self._conversations.popitem(last=False)
