@@ -18,6 +18,7 @@ from bot import audit, reports
 from bot.app import Bot
 from bot.config import load_settings
 from bot.sandbox import StandInSlack, generate_directory
+from bot.sandbox.teams import StandInTeams, generate_teams_directory
 
 SCALE = 10.0  # Slack's limits, ten times faster
 SECRET = "demo-signing-secret"
@@ -57,7 +58,28 @@ def _short(value) -> str:
     return text[11:19] if len(text) == 20 and text.endswith("Z") else text
 
 
-def run_demo(people: int = 300, seed: int = 7) -> int:
+class Actors:
+    """The people of the demo, on whichever platform they got the memo."""
+
+    def __init__(self, slack: StandInSlack, teams: StandInTeams):
+        self.slack = slack
+        self.teams = teams
+
+    def click(self, platform: str, person: str, event: str, button: str) -> bool:
+        """Press `button` on the newest message of kind `event` in the person's chat."""
+        if platform == "teams":
+            member = self.teams.directory.person(person)
+            found = [m for m in self.teams.chat(member) if button in m.buttons()]
+            if found:
+                self.teams.invoke_action(member, found[-1], button)
+            return bool(found)
+        found = [m for m in self.slack.dm(person) if (m.metadata or {}).get("event_type") == event]
+        if found:
+            self.slack.click(person, found[-1], button)
+        return bool(found)
+
+
+def run_demo(people: int = 300, seed: int = 7, teams_people: int = 80) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     rng = random.Random(seed)
     workdir = Path(tempfile.mkdtemp(prefix="errata-demo-"))
@@ -68,6 +90,13 @@ def run_demo(people: int = 300, seed: int = 7) -> int:
         time_scale=SCALE,
     )
     slack.start()
+    teams = StandInTeams(
+        generate_teams_directory(people=teams_people, seed=seed, installed=1.0),
+        time_scale=SCALE,
+        auth=False,
+    )
+    teams.start()
+    actors = Actors(slack, teams)
     humans = slack.directory.active_humans()
     comms = humans[0]
     settings = load_settings(
@@ -86,22 +115,36 @@ def run_demo(people: int = 300, seed: int = 7) -> int:
             "MAX_REMINDERS": "1",
             "WORKING_HOURS": "off",
             "LOG_LEVEL": "WARNING",
+            # The same memo also goes to Microsoft Teams, through a stand-in Bot Connector.
+            "TEAMS_APP_ID": teams.app_id,
+            "TEAMS_APP_PASSWORD": teams.app_password,
+            "TEAMS_TENANT_ID": teams.tenant_id,
+            "TEAMS_SERVICE_URL": teams.service_url,
+            "TEAMS_TRUST_LOOPBACK": "true",
+            "TEAMS_REQUESTS_PER_SECOND": str(45 * SCALE),
+            "TEAMS_CONVERSATION_REQUESTS_PER_SECOND": str(0.5 * SCALE),
         }
     )
     bot = Bot(settings, idle_wait=0.05)
     try:
         bot.start(scheduler=False)
-        slack.bot_url = bot.serve_in_background()
+        slack.bot_url = teams.bot_url = bot.serve_in_background()
         store = bot.store
-        directory = slack.directory
-        name = lambda user_id: directory.person(user_id).real_name  # noqa: E731
+        teams.install_many()
+        _wait(lambda: len(store.everyone("teams")) == teams_people)
+        name = lambda user_id: slack.directory.person(user_id).real_name  # noqa: E731
 
-        _say(f"Stand-in Slack at {slack.api_url} with {len(directory.people)} accounts:")
+        _say(f"Stand-in Slack at {slack.api_url} with {len(slack.directory.people)} accounts:")
         _say(f"  {len(humans)} active people, the rest bots, deactivated accounts and Slackbot.")
-        _say(f"Errata is serving {slack.bot_url}/slack/events; database {workdir / 'errata.db'}")
-        _say(f"Slack's rate limits apply, {SCALE:g} times faster.\n")
+        _say(f"Stand-in Teams at {teams.service_url} with {teams_people} people who have the app.")
+        _say(
+            f"Errata serves {slack.bot_url}/slack/events and /api/messages; database {workdir / 'errata.db'}"
+        )
+        _say(f"Slack's and Teams' rate limits apply, {SCALE:g} times faster.\n")
 
-        _say(f"{name(comms)} (comms staff) runs /memo and sends a memo to Everyone...")
+        _say(
+            f"{name(comms)} (comms staff) runs /memo and sends one memo to everyone, on Slack and Teams..."
+        )
         slack.command(comms, "/memo")
         _wait(lambda: slack.open_views(comms))
         reply = slack.submit_view(
@@ -111,6 +154,7 @@ def run_demo(people: int = 300, seed: int = 7) -> int:
                 "Message": "For security reasons, every employee must delete the app from any"
                 " phone used for work by Friday 17:00.",
                 "Everyone in the workspace": True,
+                "Teams: everyone with the app": True,
                 "Ask for acknowledgement": True,
             },
         )
@@ -125,15 +169,14 @@ def run_demo(people: int = 300, seed: int = 7) -> int:
         # Some people acknowledge as their copies arrive.
         acknowledged: set[str] = set()
         while store.memo_counts(1).delivered < total * 0.4:
-            for person in humans:
-                copies = [
-                    m
-                    for m in slack.dm(person)
-                    if (m.metadata or {}).get("event_type") == "errata_copy"
-                ]
-                if copies and person not in acknowledged and rng.random() < 0.3:
-                    slack.click(person, copies[0], "Acknowledge")
-                    acknowledged.add(person)
+            for copy in store.copies_of(1):
+                if (
+                    copy.state == "delivered"
+                    and copy.recipient_id not in acknowledged
+                    and rng.random() < 0.3
+                ):
+                    actors.click(copy.platform, copy.recipient_id, "errata_copy", "Acknowledge")
+                    acknowledged.add(copy.recipient_id)
             time.sleep(0.1)
         counts = store.memo_counts(1)
         _say(
@@ -144,10 +187,7 @@ def run_demo(people: int = 300, seed: int = 7) -> int:
         _say("\nIt was sent in error. Comms runs /retract M-1 mid-way through the fan-out...")
         slack.command(comms, "/retract M-1 Sent in error: no app needs deleting")
         _wait(lambda: slack.open_views(comms))
-        slack.submit_view(
-            comms,
-            {"Corrected instructions": "Keep the app. No action is needed."},
-        )
+        slack.submit_view(comms, {"Corrected instructions": "Keep the app. No action is needed."})
         _wait(lambda: store.memo(1).state in ("retracting", "retracted"))
         counts = store.memo_counts(1)
         _say(
@@ -156,18 +196,13 @@ def run_demo(people: int = 300, seed: int = 7) -> int:
         )
         _wait(lambda: store.retraction_counts(1).pending == 0, timeout=180)
         notified = store.retraction_counts(1).notified
-        _say(f"  {notified} notices delivered; edits of the originals continue in parallel.")
+        _say(f"  {notified} notices delivered, each where its person got the memo; edits continue.")
 
-        seen_by = [n.recipient_id for n in store.notices_of(1) if n.state == "delivered"]
-        rng.shuffle(seen_by)
-        seen_by = seen_by[: len(seen_by) * 2 // 3]
-        for person in seen_by:
-            notice = next(
-                m
-                for m in slack.dm(person)
-                if (m.metadata or {}).get("event_type") == "errata_notice"
-            )
-            slack.click(person, notice, "I've seen this")
+        notices = [n for n in store.notices_of(1) if n.state == "delivered"]
+        rng.shuffle(notices)
+        seen_by = notices[: len(notices) * 2 // 3]
+        for notice in seen_by:
+            actors.click(notice.platform, notice.recipient_id, "errata_notice", "I've seen this")
         _say(f'  {len(seen_by)} people click "I\'ve seen this".')
         _wait(lambda: store.memo(1).state == "retracted", timeout=300)
         bot.core.status.flush()
@@ -181,16 +216,9 @@ def run_demo(people: int = 300, seed: int = 7) -> int:
         bot.core.reminders.sweep()
         _wait(lambda: _reminders_sent(store) >= outstanding)
         _say(f'  {_reminders_sent(store)} reminders sent, each with an "I\'ve seen this" button.')
-        late = [
-            n.recipient_id for n in store.notices_of(1) if n.state == "delivered" and not n.seen_at
-        ]
-        for person in late[: len(late) // 3]:
-            reminder = next(
-                m
-                for m in slack.dm(person)
-                if (m.metadata or {}).get("event_type") == "errata_reminder"
-            )
-            slack.click(person, reminder, "I've seen this")
+        late = [n for n in store.notices_of(1) if n.state == "delivered" and not n.seen_at]
+        for notice in late[: len(late) // 3]:
+            actors.click(notice.platform, notice.recipient_id, "errata_reminder", "I've seen this")
         _wait(lambda: store.retraction_counts(1).seen >= len(seen_by) + len(late) // 3)
         _say(f"  {len(late) // 3} more confirm from the reminder.")
         time.sleep(3.2)
@@ -198,62 +226,33 @@ def run_demo(people: int = 300, seed: int = 7) -> int:
         _wait(lambda: any("Not confirmed" in m.content() for m in slack.dm(comms)))
         escalated = store.retraction_counts(1).outstanding
         _say(
-            f"  After the last reminder, {name(comms)} gets one escalation naming the {escalated} still outstanding."
+            f"  After the last reminder, {name(comms)} gets one escalation naming the"
+            f" {escalated} still outstanding."
         )
         bot.core.status.flush()
 
         counts = store.memo_counts(1)
         rcounts = store.retraction_counts(1)
         _say("\nOutcome of M-1")
-        _say(
-            table(
-                [
-                    "recipients",
-                    "delivered",
-                    "failed",
-                    "cancelled",
-                    "acknowledged",
-                    "notified",
-                    "seen",
-                    "outstanding",
-                    "edited",
-                ],
-                [
-                    [
-                        counts.recipients,
-                        counts.delivered,
-                        counts.failed,
-                        counts.cancelled,
-                        counts.acknowledged,
-                        rcounts.notified,
-                        rcounts.seen,
-                        rcounts.outstanding,
-                        rcounts.edits_done,
-                    ]
-                ],
-            )
-        )
-        _say("\nThe report of M-1 (first 15 of its rows; times UTC):")
-        columns = [
-            "recipient_name",
-            "delivery_status",
-            "acknowledged_at",
-            "retraction_status",
-            "seen_at",
-            "reminders_sent",
-            "escalated_at",
-        ]
-        rows = []
-        for row in reports.rows(store, 1):
-            rows.append([_short(row[c]) for c in columns])
-            if len(rows) == 15:
-                break
-        _say(table(columns, rows))
+        headers = ["recipients", "delivered", "failed", "cancelled", "acknowledged"]
+        headers += ["notified", "seen", "outstanding", "edited"]
+        figures = [counts.recipients, counts.delivered, counts.failed, counts.cancelled]
+        figures += [counts.acknowledged, rcounts.notified, rcounts.seen, rcounts.outstanding]
+        _say(table(headers, [[*figures, rcounts.edits_done]]))
+
+        report = list(reports.rows(store, 1))
+        _say("\nThe report of M-1, 10 of its Slack rows and 5 of its Teams rows (times UTC):")
+        columns = ["recipient_name", "platform", "delivery_status", "acknowledged_at"]
+        columns += ["retraction_status", "seen_at", "reminders_sent", "escalated_at"]
+        sample = [r for r in report if r["platform"] == "slack"][:10]
+        sample += [r for r in report if r["platform"] == "teams"][:5]
+        _say(table(columns, [[_short(row[c]) for c in columns] for row in sample]))
         _say(f"\nThe whole report: DATABASE_PATH={workdir / 'errata.db'} python -m bot report M-1")
         _say(f"Audit log: {audit.verify(store.audit_entries(), store.audit_head())}")
         return 0
     finally:
         bot.stop()
+        teams.stop()
         slack.stop()
 
 
