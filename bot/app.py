@@ -20,7 +20,6 @@ from bot.config import Settings
 from bot.core import Core
 from bot.domain import parse_memo_ref
 from bot.store import Store
-from handlers.teams import TeamsListeners, parse_activity
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +73,12 @@ def wsgi_application(bot: Bot):
     slack = SlackRequestHandler(bot.app, path="/slack/events") if bot.app else None
     secret = bot.settings.slack_signing_secret
     verifier = SignatureVerifier(secret) if secret and not bot.settings.slack_app_token else None
-    teams = TeamsListeners(bot.core, bot.teams, bot.report_link) if bot.teams else None
+    teams = None
+    if bot.teams is not None:
+        # Microsoft's SDK takes seconds to import: only when Teams is configured.
+        from handlers.teams import TeamsListeners, parse_activity
+
+        teams = TeamsListeners(bot.core, bot.teams, bot.report_link)
 
     def respond(start_response, status: str, payload, content_type: str = "application/json"):
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()

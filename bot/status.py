@@ -17,6 +17,8 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 
+RECENT_AT_START = 20
+
 
 class StatusBoard:
     def __init__(self, store: Store, platforms: dict[str, Platform], clock: Clock, every: float):
@@ -32,7 +34,11 @@ class StatusBoard:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        # After a restart, bring every recent status message up to date once: the last
+        # update before a crash may never have been made.
         for memo in self.store.memos_in_states("sending", "retracting"):
+            self._dirty.add(memo.id)
+        for memo in self.store.recent_memos(RECENT_AT_START):
             self._dirty.add(memo.id)
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="status-board", daemon=True)

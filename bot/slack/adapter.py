@@ -130,7 +130,9 @@ class SlackPlatform:
         response = exc.response
         status = response.status_code
         data = response.data if isinstance(response.data, dict) else {}
-        error = data.get("error") or f"http_{status}"
+        error = data.get("error") or ""
+        if not error or " " in error:  # not a Slack error code, e.g. an HTML error page
+            error = f"http_{status}"
         if status == 429:
             after = _retry_after(response.headers)
             budget.hold(after)
