@@ -521,11 +521,6 @@ def test_the_sender_keeps_one_status_message_across_a_kill(tmp_path):
 
 
 @pytest.mark.faults
-@pytest.mark.xfail(
-    strict=False,
-    reason="bug: StatusBoard.start marks only memos still sending/retracting; one that "
-    "finished just before the kill keeps a status message frozen at its last update",
-)
 @pytest.mark.parametrize("phase", ["memo", "retraction"])
 def test_a_status_message_is_brought_up_to_date_after_a_kill(tmp_path, phase):
     """Killed just before the status message would have shown the finished fan-out
