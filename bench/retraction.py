@@ -49,20 +49,27 @@ def acknowledge(slack, people: list[str], clients: int) -> list:
 
 
 def wait_or_stall(store, stall: float) -> dict | None:
-    """Wait for the retraction to complete; None, or the counts if nothing moved for `stall` s."""
-    last, moved = None, time.monotonic()
+    """Wait for the retraction to complete; None, or the counts once it has stalled:
+    no notice settled for `stall` s while some are outstanding, or nothing at all moved."""
+    last_notices = last_all = None
+    notices_moved = all_moved = time.monotonic()
     while store.memo(1).state != "retracted":
         counts = store.retraction_counts(1)
-        progress = (counts.notified, counts.failed, counts.edits_done, counts.edits_failed)
-        if progress != last:
-            last, moved = progress, time.monotonic()
-        elif time.monotonic() - moved > stall:
+        notices = (counts.notified, counts.failed)
+        progress = (*notices, counts.edits_done, counts.edits_failed)
+        now = time.monotonic()
+        if notices != last_notices:
+            last_notices, notices_moved = notices, now
+        if progress != last_all:
+            last_all, all_moved = progress, now
+        waiting_notices = counts.pending > 0 and now - notices_moved > stall
+        if waiting_notices or now - all_moved > stall:
             return {
                 "notified": counts.notified,
                 "to_notify": counts.to_notify,
                 "edits_done": counts.edits_done,
                 "edits_total": counts.edits_total,
-                "stalled_for_s": round(time.monotonic() - moved, 1),
+                "no_notice_for_s": round(now - notices_moved, 1),
             }
         time.sleep(0.2)
     return None
@@ -223,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         "--stall",
         type=float,
         default=60.0,
-        help="give up when no notice or edit completes for this many seconds (default 60)",
+        help="give up when no notice (or nothing at all) completes for this long (default 60)",
     )
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = p.parse_args(argv)
