@@ -113,6 +113,7 @@ def test_a_restart_between_rounds_sends_nothing_twice_and_skips_no_one(tmp_path)
         )
         bot.core.reminders.sweep()
         bot.core.reminders.sweep()  # a double fire after the restart
+        wait_for(lambda: _outbox_idle(bot), what="the catch-up reminders")
         run_rounds(bot, clock, hours=0.5)
         for person in people:
             expected = 1 if person == confirmer else 2
