@@ -23,9 +23,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot import reports  # noqa: E402
-from bot.domain import Audience, Recipient  # noqa: E402
-from bot.store import Store  # noqa: E402
+from bot import reports
+from bot.domain import Audience, Recipient
+from bot.store import Store
 
 
 def build(store: Store, recipients: int) -> int:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.sandbox.teams import StandInTeams, generate_teams_directory  # noqa: E402
-from tests.harness import start_teams_bot, wait_for  # noqa: E402
+from bot.sandbox.teams import StandInTeams, generate_teams_directory
+from tests.harness import start_teams_bot, wait_for
 
 
 def main() -> int:
