@@ -309,3 +309,108 @@ def test_one_memo_to_slack_and_teams_is_retracted_on_each(tmp_path):
         bot.stop()
         teams.stop()
         slack.stop()
+
+
+def test_members_of_a_team_are_reached_through_its_roster(teams, tmp_path):
+    comms = teams.directory.people[0]
+    bot = start_teams_bot(teams, tmp_path / "errata.db", COMMS_STAFF=aad(comms))
+    try:
+        install_everyone(teams, [comms])
+        team = teams.directory.teams[1]
+        assert all(r.ok for r in teams.install_in_team(team))
+        wait_for(lambda: bot.store.group("teams", team.id), what="the team install recorded")
+        reply = compose(teams, comms, {"Members of teams": [team.name]})
+        assert reply.ok and not reply.errors_by_label
+        wait_for(
+            lambda: bot.store.memo(1) and bot.store.memo(1).state == "sent",
+            timeout=60,
+            what="fan-out",
+        )
+        members = [teams.directory.person(m) for m in team.members]
+        assert len(bot.store.copies_of(1)) == len(members) > 5
+        for member in members:
+            assert len(teams_copies(teams, member)) == 1, member.name
+    finally:
+        bot.stop()
+
+
+def test_a_send_lost_in_transit_is_delivered_unconfirmed_never_twice(teams, tmp_path):
+    people = teams.directory.people[:4]
+    bot = start_teams_bot(teams, tmp_path / "errata.db", COMMS_STAFF=aad(people[0]))
+    try:
+        install_everyone(teams, people)
+        menu = answer_to(teams, people[0], "memo", "New memo")
+        teams.open_dialog(people[0], menu, "New memo")
+        teams.faults.drop_next(
+            1, after=True, op="activities.send"
+        )  # Teams acts, the answer is lost
+        teams.submit_dialog(
+            people[0], {"Title": TITLE, "Message": "By Friday.", "People": [aad(people[1])]}
+        )
+        wait_for(
+            lambda: bot.store.memo(1) and bot.store.memo(1).state == "sent",
+            timeout=60,
+            what="fan-out",
+        )
+        copy = bot.store.copies_of(1)[0]
+        assert copy.state == "delivered" and copy.error.startswith("unconfirmed")
+        assert len(teams_copies(teams, people[1])) == 1
+        rows = list(__import__("bot.reports", fromlist=["rows"]).rows(bot.store, 1))
+        assert rows[0]["delivery_error"].startswith("unconfirmed")
+        retract(teams, people[0])
+        wait_for(lambda: teams_notices(teams, people[1]), what="the notice still goes out")
+    finally:
+        bot.stop()
+
+
+def test_teams_reminders_and_the_report_link(teams, tmp_path):
+    from datetime import timedelta
+
+    from bot.clock import SettableClock
+
+    people = teams.directory.people[:4]
+    clock = SettableClock()
+    bot = start_teams_bot(
+        teams,
+        tmp_path / "errata.db",
+        clock=clock,
+        COMMS_STAFF=aad(people[0]),
+        WORKING_HOURS="off",
+        RETRACTION_REMIND_AFTER="1h",
+        MAX_REMINDERS="1",
+        PUBLIC_URL="http://127.0.0.1:1/",
+    )
+    try:
+        install_everyone(teams, people)
+        compose(teams, people[0], {"People": [aad(people[1]), aad(people[2])]})
+        wait_for(lambda: bot.store.memo(1) and bot.store.memo(1).state == "sent", what="fan-out")
+        retract(teams, people[0])
+        wait_for(lambda: bot.store.memo(1).state == "retracted", what="retraction")
+        clock.advance(timedelta(hours=2))
+        bot.core.reminders.sweep()
+        reminder = wait_for(
+            lambda: [m for m in teams.chat(people[1]) if "Reminder:" in m.content()],
+            what="the reminder",
+        )[0]
+        assert teams.invoke_action(people[1], reminder, "I've seen this").ok
+        wait_for(lambda: bot.store.retraction_counts(1).seen == 1, what="seen from the reminder")
+        report = answer_to(teams, people[0], "memo report M-1", "")
+        link = next(
+            part for part in report.content().split("(") if "reports/M-1.csv" in part
+        ).split(")")[0]
+        path = link.split("127.0.0.1:1", 1)[1]
+        import urllib.request
+
+        with urllib.request.urlopen(teams.bot_url + path) as response:
+            body = response.read().decode()
+        assert (
+            body.splitlines()[0].startswith("memo_id,recipient_id") and len(body.splitlines()) == 3
+        )
+        tampered = teams.bot_url + path.replace("sig=", "sig=0")
+        try:
+            urllib.request.urlopen(tampered)
+            raise AssertionError("a tampered link was served")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 403
+    finally:
+        bot.stop()
