@@ -236,7 +236,9 @@ class Bot:
                 ("Content-Disposition", f'attachment; filename="errata-M-{memo_id}-report.csv"'),
             ],
         )
-        return _streamed_csv(reports, self.store, memo_id)
+        return (
+            chunk.encode("utf-8") for chunk in reports.csv_chunks(reports.rows(self.store, memo_id))
+        )
 
     # ------------------------------------------------------------ serving
 
@@ -291,19 +293,3 @@ class Bot:
 
 
 REPORT_LINK_SECONDS = 3600
-
-
-def _streamed_csv(reports, store, memo_id: int):
-    """The CSV written into a small buffer and handed to the server piece by piece."""
-    import csv
-
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(reports.COLUMNS)
-    for number, row in enumerate(reports.rows(store, memo_id), 1):
-        writer.writerow([reports.safe_cell(row[c]) for c in reports.COLUMNS])
-        if number % 500 == 0:
-            yield buffer.getvalue().encode("utf-8")
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue().encode("utf-8")

@@ -7,6 +7,7 @@ report over 100,000 recipients never holds 100,000 rows in memory.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -68,13 +69,31 @@ def safe_cell(value: object) -> object:
     return value
 
 
-def write_csv(report: Iterable[dict], out: TextIO) -> int:
-    writer = csv.writer(out, lineterminator="\r\n")
+def csv_chunks(report: Iterable[dict], rows_per_chunk: int = 500) -> Iterator[str]:
+    """The CSV, header first, a few hundred rows at a time."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(COLUMNS)
-    count = 0
-    for row in report:
+    for number, row in enumerate(report, 1):
         writer.writerow([safe_cell(row[c]) for c in COLUMNS])
-        count += 1
+        if number % rows_per_chunk == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def write_csv(report: Iterable[dict], out: TextIO) -> int:
+    count = 0
+
+    def counted():
+        nonlocal count
+        for row in report:
+            count += 1
+            yield row
+
+    for chunk in csv_chunks(counted()):
+        out.write(chunk)
     return count
 
 
