@@ -836,20 +836,42 @@ class Store:
 
     # ------------------------------------------------------------ the outbox: claims
 
+    def _claim(
+        self,
+        table: str,
+        platform: str,
+        now: datetime,
+        *,
+        joins: str = "",
+        join_params: tuple = (),
+        where: str = "",
+        params: tuple = (),
+        order: str = "x.id",
+    ) -> dict | None:
+        """Mark the first due, pending row of `table` (alias x) that also meets `where`
+        as on its way, atomically, and return it; None when nothing is due."""
+        stamp = to_text(now)
+        with self._write() as db:
+            return _one(
+                db.execute(
+                    f"UPDATE {table} SET state = ?, claimed_at = ? WHERE id = ("
+                    f" SELECT x.id FROM {table} x {joins} WHERE x.state = ? AND x.platform = ?"
+                    f" AND x.next_attempt_at <= ?{where} ORDER BY {order} LIMIT 1) RETURNING *",
+                    [SENDING, stamp, *join_params, PENDING, platform, stamp, *params],
+                )
+            )
+
     def claim_copy(self, platform: str, now: datetime) -> tuple[Copy, Memo] | None:
         """Take the next due copy for sending. Only copies of a memo still sending
         qualify, except in-doubt ones, which must be checked whatever happened since."""
-        stamp = to_text(now)
-        with self._write() as db:
-            row = db.execute(
-                "UPDATE copies SET state = ?, claimed_at = ? WHERE id = ("
-                " SELECT c.id FROM copies c JOIN memos m ON m.id = c.memo_id"
-                " WHERE c.state = ? AND c.platform = ? AND c.next_attempt_at <= ?"
-                " AND (m.state = ? OR c.in_doubt = 1) ORDER BY c.id LIMIT 1)"
-                " RETURNING *",
-                [SENDING, stamp, PENDING, platform, stamp, MEMO_SENDING],
-            )
-            claimed = _one(row)
+        claimed = self._claim(
+            "copies",
+            platform,
+            now,
+            joins="JOIN memos m ON m.id = x.memo_id",
+            where=" AND (m.state = ? OR x.in_doubt = 1)",
+            params=(MEMO_SENDING,),
+        )
         if claimed is None:
             return None
         return _copy(claimed), self.memo(claimed["memo_id"])
@@ -860,17 +882,16 @@ class Store:
         only waiting out a 429 still holds the others back; one that has failed and
         waits for a retry does not."""
         stamp = to_text(now)
-        with self._write() as db:
-            row = db.execute(
-                "UPDATE notices SET state = ?, claimed_at = ? WHERE id = ("
-                " SELECT n.id FROM notices n WHERE n.state = ? AND n.platform = ?"
-                " AND n.next_attempt_at <= ? AND NOT (n.priority > 0 AND EXISTS ("
-                "  SELECT 1 FROM notices f WHERE f.memo_id = n.memo_id AND f.priority < n.priority"
-                "  AND (f.state = ? OR (f.state = ? AND (f.next_attempt_at <= ? OR f.attempts = 0)))))"
-                " ORDER BY n.priority, n.id LIMIT 1) RETURNING *",
-                [SENDING, stamp, PENDING, platform, stamp, SENDING, PENDING, stamp],
-            )
-            claimed = _one(row)
+        claimed = self._claim(
+            "notices",
+            platform,
+            now,
+            where=" AND NOT (x.priority > 0 AND EXISTS ("
+            "  SELECT 1 FROM notices f WHERE f.memo_id = x.memo_id AND f.priority < x.priority"
+            "  AND (f.state = ? OR (f.state = ? AND (f.next_attempt_at <= ? OR f.attempts = 0)))))",
+            params=(SENDING, PENDING, stamp),
+            order="x.priority, x.id",
+        )
         if claimed is None:
             return None
         notice = _notice(claimed)
@@ -881,17 +902,14 @@ class Store:
     ) -> tuple[Edit, Copy, Notice | None, Memo] | None:
         """Take the next due edit. An edit waits until its notice has settled,
         so the edited original can point at the notice."""
-        stamp = to_text(now)
-        with self._write() as db:
-            row = db.execute(
-                "UPDATE edits SET state = ?, claimed_at = ? WHERE id = ("
-                " SELECT e.id FROM edits e LEFT JOIN notices n ON n.copy_id = e.id"
-                " WHERE e.state = ? AND e.platform = ? AND e.next_attempt_at <= ?"
-                " AND (n.id IS NULL OR n.state IN (?, ?, ?))"
-                " ORDER BY e.id LIMIT 1) RETURNING *",
-                [SENDING, stamp, PENDING, platform, stamp, DELIVERED, FAILED, CANCELLED],
-            )
-            claimed = _one(row)
+        claimed = self._claim(
+            "edits",
+            platform,
+            now,
+            joins="LEFT JOIN notices n ON n.copy_id = x.id",
+            where=" AND (n.id IS NULL OR n.state IN (?, ?, ?))",
+            params=(DELIVERED, FAILED, CANCELLED),
+        )
         if claimed is None:
             return None
         edit = _edit(claimed)
@@ -1525,34 +1543,19 @@ class Store:
 
     def claim_reminder(self, platform: str, now: datetime) -> dict | None:
         """Take the next due reminder that is still wanted (in-doubt ones are always checked)."""
-        stamp = to_text(now)
-        with self._write() as db:
-            row = db.execute(
-                "UPDATE reminders SET state = ?, claimed_at = ? WHERE id = ("
-                " SELECT r.id FROM reminders r JOIN memos m ON m.id = r.memo_id"
-                " LEFT JOIN notices n ON r.kind = ? AND n.id = r.target_id"
-                " LEFT JOIN copies c ON r.kind = ? AND c.id = r.target_id"
-                " WHERE r.state = ? AND r.platform = ? AND r.next_attempt_at <= ? AND (r.in_doubt = 1"
-                "  OR (r.kind = ? AND n.seen_at IS NULL)"
-                "  OR (r.kind = ? AND c.acknowledged_at IS NULL AND m.state IN (?, ?)"
-                "      AND (m.ack_deadline IS NULL OR m.ack_deadline > ?)))"
-                " ORDER BY r.id LIMIT 1) RETURNING *",
-                [
-                    SENDING,
-                    stamp,
-                    RETRACTION_REMINDER,
-                    ACK_REMINDER,
-                    PENDING,
-                    platform,
-                    stamp,
-                    RETRACTION_REMINDER,
-                    ACK_REMINDER,
-                    MEMO_SENDING,
-                    MEMO_SENT,
-                    stamp,
-                ],
-            )
-            return _one(row)
+        return self._claim(
+            "reminders",
+            platform,
+            now,
+            joins="JOIN memos m ON m.id = x.memo_id"
+            " LEFT JOIN notices n ON x.kind = ? AND n.id = x.target_id"
+            " LEFT JOIN copies c ON x.kind = ? AND c.id = x.target_id",
+            join_params=(RETRACTION_REMINDER, ACK_REMINDER),
+            where=" AND (x.in_doubt = 1 OR (x.kind = ? AND n.seen_at IS NULL)"
+            "  OR (x.kind = ? AND c.acknowledged_at IS NULL AND m.state IN (?, ?)"
+            "      AND (m.ack_deadline IS NULL OR m.ack_deadline > ?)))",
+            params=(RETRACTION_REMINDER, ACK_REMINDER, MEMO_SENDING, MEMO_SENT, to_text(now)),
+        )
 
     def cancel_unwanted_reminders(self, now: datetime) -> int:
         """Reminders queued for someone who has since confirmed, or for a memo since retracted."""
@@ -1650,20 +1653,10 @@ class Store:
         return escalated
 
     def claim_escalation(self, platform: str, now: datetime) -> dict | None:
-        stamp = to_text(now)
-        with self._write() as db:
-            row = db.execute(
-                "UPDATE escalations SET state = ?, claimed_at = ? WHERE id = ("
-                " SELECT id FROM escalations WHERE state = ? AND platform = ? AND next_attempt_at <= ?"
-                " ORDER BY id LIMIT 1) RETURNING *",
-                [SENDING, stamp, PENDING, platform, stamp],
-            )
-            claimed = _one(row)
+        claimed = self._claim("escalations", platform, now)
         if claimed:
             claimed["people"] = json.loads(claimed["people"] or "[]")
         return claimed
-
-    # ------------------------------------------------------------ reports and overviews
 
     def report_rows(self, memo_id: int, batch: int = 2000) -> Iterator[dict]:
         """One row per recipient, in recipient order, read in batches (bounded memory)."""
