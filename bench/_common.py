@@ -336,9 +336,21 @@ def table(headers: list[str], rows: list[list]) -> str:
     return "\n".join([line, rule, *body])
 
 
+def _finite(value):
+    """NaN (a figure that could not be measured) as null, so the file is strict JSON."""
+    if isinstance(value, float) and value != value:
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
 def save_json(path: str | None, results: dict) -> None:
     if path:
-        Path(path).write_text(json.dumps({"machine": machine(), **results}, indent=2) + "\n")
+        data = _finite({"machine": machine(), **results})
+        Path(path).write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
         print(f"results written to {path}")
 
 

@@ -149,8 +149,8 @@ def run(
         first_other = others[0].finished - submitted if others else float("nan")
         last_notice = notices[-1].finished - submitted if notices else float("nan")
         last_edit = edits[-1].finished - submitted if edits else float("nan")
-        ideal_notices = len(notices) / post_ceiling
-        ideal_edits = len(edits) / update_ceiling
+        ideal_notices = people / post_ceiling  # every copy was delivered: N notices, N edits
+        ideal_edits = people / update_ceiling
         return {
             "people": people,
             "time_scale": round(scale, 3),
@@ -282,11 +282,13 @@ def main(argv: list[str] | None = None) -> int:
                     f"{r['acknowledgers']:,}",
                     f"{r['first_notice_s']:.2f}s",
                     f"{r['last_acknowledger_notice_s']:.1f}s ({r['ideal_acknowledger_notices_s']:.1f}s)",
-                    f"{r['handover_gap_s']:.1f}s",
-                    f"{r['last_notice_s']:.1f}s ({r['ideal_notices_s']:.1f}s)",
-                    f"{r['notices_ideal_over_actual']:.3f}",
-                    f"{r['last_edit_s']:.1f}s ({r['ideal_edits_s']:.1f}s)",
-                    f"{r['edits_ideal_over_actual']:.3f}",
+                    "-" if r["stalled"] else f"{r['handover_gap_s']:.1f}s",
+                    "-"
+                    if r["stalled"]
+                    else f"{r['last_notice_s']:.1f}s ({r['ideal_notices_s']:.1f}s)",
+                    "-" if r["stalled"] else f"{r['notices_ideal_over_actual']:.3f}",
+                    "-" if r["stalled"] else f"{r['last_edit_s']:.1f}s ({r['ideal_edits_s']:.1f}s)",
+                    "-" if r["stalled"] else f"{r['edits_ideal_over_actual']:.3f}",
                     f"{r['post_429']}/{r['update_429']}",
                     "yes" if r["acknowledgers_first"] else "NO",
                     "yes"
