@@ -33,6 +33,8 @@ PENDING, SENDING, DELIVERED, FAILED, CANCELLED = (
     "cancelled",
 )
 FINAL_STATES = (DELIVERED, FAILED, CANCELLED)
+# An edit waits for its notice to settle before it may go (it points at the notice).
+WAITING = "waiting"
 
 # Transient faults are retried this many times before the item fails: with the
 # backoff below (1, 2, 4 ... 60 s) that rides out about four minutes of outage.

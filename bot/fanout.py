@@ -17,6 +17,7 @@ platform before they are ever sent again.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -232,7 +233,17 @@ class Outbox:
         return True
 
     def _record(self, kind: str, item_id: int, memo_id: int, outcome) -> None:
-        state = self.store.record(kind, item_id, outcome, self.clock.now())
+        # The outcome is known: losing it to a busy database would leave the row
+        # `sending` (in doubt) until the stale-claim sweep, so insist a little.
+        for attempt in range(1, 6):
+            try:
+                state = self.store.record(kind, item_id, outcome, self.clock.now())
+                break
+            except sqlite3.OperationalError:
+                if attempt == 5:
+                    raise
+                log.warning("recording %s %s failed (attempt %d); retrying", kind, item_id, attempt)
+                self._stop.wait(0.5 * attempt)
         if isinstance(outcome, Failed):
             log.info("%s %s failed: %s", kind, item_id, outcome.reason)
         if isinstance(outcome, Sent | NotFound) or state != "pending":

@@ -11,7 +11,7 @@ still happen instead of being skipped; a restart catches up on its first run.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SWEEP_SECONDS = 30
+# A worker settles a claim within its request timeout; one older than this lost its outcome.
+STALE_CLAIM_SECONDS = 300
 
 
 class Scheduler:
@@ -56,6 +58,12 @@ class Scheduler:
             name="resolve audiences left unresolved",
         )
         self._scheduler.add_job(
+            self.recover_stale_claims,
+            IntervalTrigger(seconds=STALE_CLAIM_SECONDS),
+            id="stale-claims",
+            name="put back sends whose worker lost their outcome",
+        )
+        self._scheduler.add_job(
             self.sweep_reminders,
             IntervalTrigger(seconds=SWEEP_SECONDS),
             id="reminders",
@@ -63,6 +71,15 @@ class Scheduler:
             next_run_time=datetime.now(UTC),  # catch up at once after a restart
         )
         self._scheduler.start()
+
+    def recover_stale_claims(self) -> None:
+        now = self.core.clock.now()
+        found = self.core.store.recover_in_flight(
+            now, claimed_before=now - timedelta(seconds=STALE_CLAIM_SECONDS)
+        )
+        if any(found.values()):
+            log.warning("claims left on their way, now in doubt and to be checked: %s", found)
+            self.core.outbox.kick()
 
     def sweep_reminders(self) -> None:
         self.core.reminders.sweep()

@@ -36,6 +36,7 @@ from bot.domain import (
     MEMO_SENT,
     PENDING,
     SENDING,
+    WAITING,
     Audience,
     Copy,
     Edit,
@@ -886,9 +887,11 @@ class Store:
             "notices",
             platform,
             now,
-            where=" AND NOT (x.priority > 0 AND EXISTS ("
-            "  SELECT 1 FROM notices f WHERE f.memo_id = x.memo_id AND f.priority < x.priority"
-            "  AND (f.state = ? OR (f.state = ? AND (f.next_attempt_at <= ? OR f.attempts = 0)))))",
+            # The memos whose acknowledgers are still being notified, computed once per
+            # claim (a correlated check per candidate held the write lock for tens of ms).
+            where=" AND NOT (x.priority > 0 AND x.memo_id IN ("
+            "  SELECT f.memo_id FROM notices f WHERE f.priority = 0 AND (f.state = ?"
+            "  OR (f.state = ? AND (f.next_attempt_at <= ? OR f.attempts = 0)))))",
             params=(SENDING, PENDING, stamp),
             order="x.priority, x.id",
         )
@@ -900,16 +903,9 @@ class Store:
     def claim_edit(
         self, platform: str, now: datetime
     ) -> tuple[Edit, Copy, Notice | None, Memo] | None:
-        """Take the next due edit. An edit waits until its notice has settled,
-        so the edited original can point at the notice."""
-        claimed = self._claim(
-            "edits",
-            platform,
-            now,
-            joins="LEFT JOIN notices n ON n.copy_id = x.id",
-            where=" AND (n.id IS NULL OR n.state IN (?, ?, ?))",
-            params=(DELIVERED, FAILED, CANCELLED),
-        )
+        """Take the next due edit. An edit is `waiting` until its notice has settled
+        (so the edited original can point at the notice), then `pending`."""
+        claimed = self._claim("edits", platform, now)
         if claimed is None:
             return None
         edit = _edit(claimed)
@@ -944,16 +940,21 @@ class Store:
         if row:
             self._audit(db, now, "copy cancelled", memo_id=row[0], subject=f"{row[1]}:{row[2]}")
 
-    def recover_in_flight(self, now: datetime) -> dict[str, int]:
-        """After a restart: whatever was `sending` may or may not have reached the
-        platform. Put it back as in doubt, to be checked before any resend."""
+    def recover_in_flight(
+        self, now: datetime, claimed_before: datetime | None = None
+    ) -> dict[str, int]:
+        """Whatever is `sending` may or may not have reached the platform: put it back as
+        in doubt, to be checked before any resend. At a restart that is everything; while
+        running, only claims older than `claimed_before` (a worker that lost its outcome)."""
         counts = {}
+        older = " AND claimed_at < ?" if claimed_before else ""
+        extra = [to_text(claimed_before)] if claimed_before else []
         with self._write() as db:
             for kind in KINDS:
                 cursor = db.execute(
                     f"UPDATE {kind} SET state = ?, in_doubt = 1, next_attempt_at = ?"
-                    " WHERE state = ?",
-                    [PENDING, to_text(now), SENDING],
+                    f" WHERE state = ?{older}",
+                    [PENDING, to_text(now), SENDING, *extra],
                 )
                 counts[kind] = cursor.rowcount
         return counts
@@ -1040,6 +1041,11 @@ class Store:
                 new_state = self._retry_later(db, kind, item, outcome, now, subject)
             if kind == "copies":
                 self._close_memo_if_done(db, memo_id, now)
+            elif kind == "notices" and new_state in (DELIVERED, FAILED, CANCELLED):
+                db.execute(
+                    "UPDATE edits SET state = ?, next_attempt_at = ? WHERE id = ? AND state = ?",
+                    [PENDING, stamp, item["copy_id"], WAITING],
+                )
             self._close_retraction_if_done(db, memo_id, now)
         return new_state
 
@@ -1147,7 +1153,7 @@ class Store:
         )
         db.execute(
             "INSERT OR IGNORE INTO edits (id, memo_id, platform, state, attempts, in_doubt,"
-            f" next_attempt_at) SELECT id, memo_id, platform, '{PENDING}', 0, 0, ?"
+            f" next_attempt_at) SELECT id, memo_id, platform, '{WAITING}', 0, 0, ?"
             f" FROM copies WHERE memo_id = ? AND state = ?{only}",
             params,
         )
@@ -1287,8 +1293,8 @@ class Store:
             [memo_id, PENDING, SENDING],
         ).fetchone() or any(
             db.execute(
-                f"SELECT 1 FROM {kind} WHERE memo_id = ? AND state IN (?, ?) LIMIT 1",
-                [memo_id, PENDING, SENDING],
+                f"SELECT 1 FROM {kind} WHERE memo_id = ? AND state IN (?, ?, ?) LIMIT 1",
+                [memo_id, PENDING, SENDING, WAITING],
             ).fetchone()
             for kind in ("notices", "edits")
         )
