@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from bot.clock import Clock
 from bot.domain import Failed, NotFound, Sent
@@ -18,6 +19,9 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 RECENT_AT_START = 20
+# While a retraction's originals are being edited, status messages refresh this many
+# times less often: both use chat.update, and the edits should have the budget.
+EDITING_SLOWDOWN = 4
 
 
 class StatusBoard:
@@ -28,6 +32,7 @@ class StatusBoard:
         self.every = every
         self._dirty: set[int] = set()
         self._shown: dict[tuple[int, str], tuple] = {}
+        self._updated: dict[tuple[int, str], float] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -123,6 +128,17 @@ class StatusBoard:
         key = (memo.id, kind)
         if channel and self._shown.get(key) == fingerprint:
             return True
+        editing = report.retraction_counts is not None and (
+            report.retraction_counts.edits_done + report.retraction_counts.edits_failed
+            < report.retraction_counts.edits_total
+        )
+        if (
+            channel
+            and editing
+            and time.monotonic() - self._updated.get(key, 0.0) < self.every * EDITING_SLOWDOWN
+        ):
+            # The originals' edits use the same (slow) update budget: leave it to them.
+            return False
         if channel and ts:
             outcome = platform.update_status(channel, ts, report, kind)
         else:
@@ -134,6 +150,7 @@ class StatusBoard:
                     self.store.set_retraction_status_message(memo.id, outcome.channel, outcome.ts)
         if isinstance(outcome, Sent):
             self._shown[key] = fingerprint
+            self._updated[key] = time.monotonic()
             return True
         log.info("status %s for %s not shown: %s", kind, memo.label, outcome)
         if isinstance(outcome, NotFound):

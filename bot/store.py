@@ -282,6 +282,13 @@ def _m006_teams(db: sqlite_utils.Database) -> None:
     db["groups"].add_column("reference", str)
 
 
+def _m007_notice_indexes(db: sqlite_utils.Database) -> None:
+    """For the checks every claim and every record make on a memo's notices."""
+    db["notices"].create_index(["memo_id", "state"], if_not_exists=True)
+    db["notices"].create_index(["priority", "state", "memo_id"], if_not_exists=True)
+    db["edits"].create_index(["memo_id", "state"], if_not_exists=True)
+
+
 MIGRATIONS = (
     ("001_initial", _m001_initial),
     ("002_reminders", _m002_reminders),
@@ -289,6 +296,7 @@ MIGRATIONS = (
     ("004_retraction_requests", _m004_retraction_requests),
     ("005_status_posting", _m005_status_posting),
     ("006_teams", _m006_teams),
+    ("007_notice_indexes", _m007_notice_indexes),
 )
 
 
@@ -323,6 +331,7 @@ class Store:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
 
     # ------------------------------------------------------------ connections
 
@@ -350,16 +359,21 @@ class Store:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite_utils.Database]:
-        """One write transaction; taken IMMEDIATE so read-then-write never deadlocks."""
+        """One write transaction; taken IMMEDIATE so read-then-write never deadlocks.
+
+        Writers of this process queue on a lock first: SQLite's own busy handler
+        retries with sleeps and no fairness, so under load one writer could starve
+        for its whole timeout. The busy timeout still covers other processes."""
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            yield db
-        except BaseException:
-            db.rollback()
-            raise
-        else:
-            db.execute("COMMIT")
+        with self._write_lock:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.rollback()
+                raise
+            else:
+                db.execute("COMMIT")
 
     def _rows(self, sql: str, params: Any = ()) -> list[dict]:
         return list(self.db.query(sql, params))
@@ -451,17 +465,19 @@ class Store:
     # ------------------------------------------------------------ directory
 
     def replace_people(self, platform: str, people: Iterable[dict], at: datetime) -> int:
-        """Store a full directory listing; people no longer listed are marked deleted."""
+        """Store a full directory listing, page by page as it arrives (short transactions,
+        little memory); at the end, people no longer listed are marked deleted."""
         stamp = to_text(at)
         count = 0
-        with self._write() as db:
-            rows = []
-            for person in people:
-                rows.append({**person, "platform": platform, "updated_at": stamp})
-                count += 1
-                if len(rows) >= 1000:
+        rows: list[dict] = []
+        for person in people:
+            rows.append({**person, "platform": platform, "updated_at": stamp})
+            count += 1
+            if len(rows) >= 1000:
+                with self._write() as db:
                     self._upsert_people(db, rows)
-                    rows = []
+                rows = []
+        with self._write() as db:
             self._upsert_people(db, rows)
             db.execute(
                 "UPDATE people SET deleted = 1 WHERE platform = ? AND updated_at < ?",

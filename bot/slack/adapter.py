@@ -374,9 +374,9 @@ class SlackPlatform:
     # ------------------------------------------------------------ directory and audiences
 
     def refresh_directory(self) -> int:
-        people = list(self._paged("users.list", "members", self.tier2, limit=200))
+        members = self._paged("users.list", "members", self.tier2, limit=200)
         count = self.store.replace_people(
-            SLACK, (_person_row(member) for member in people), self.clock.now()
+            SLACK, (_person_row(member) for member in members), self.clock.now()
         )
         groups = self.call(self.tier2, "usergroups.list")
         if isinstance(groups, dict):
