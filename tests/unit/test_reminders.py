@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from bot.config import load_settings
 from bot.domain import Audience, Recipient, Sent
 from bot.reminders import Reminders
+from tests.unit.builders import deliver, memo_to
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # 21:00 in Tokyo, 07:00 in New York
 
@@ -17,28 +18,12 @@ def retracted_memo(store, clock, people):
     store.replace_people(
         "slack", [{"id": pid, "name": pid, "tz": tz} for pid, tz in people], clock.now()
     )
-    memo = store.create_memo(
-        title="t",
-        body="b",
-        sender_id="UC",
-        sender_platform="slack",
-        ask_ack=False,
-        ack_deadline=None,
-        audience=Audience(everyone=True),
-        now=clock.now(),
-    )
-    store.add_recipients(memo.id, [Recipient("slack", pid) for pid, _ in people], clock.now())
-    while claimed := store.claim_copy("slack", clock.now()):
-        store.record(
-            "copies", claimed[0].id, Sent("D" + claimed[0].recipient_id, "1.1"), clock.now()
-        )
+    memo = memo_to(store, clock, [pid for pid, _ in people], ask_ack=False)
+    deliver(store, clock)
     store.retract(
         memo.id, by="UC", by_platform="slack", reason="r", corrections="", now=clock.now()
     )
-    while claimed := store.claim_notice("slack", clock.now()):
-        store.record(
-            "notices", claimed[0].id, Sent("D" + claimed[0].recipient_id, "2.2"), clock.now()
-        )
+    deliver(store, clock, "notices")
     return memo
 
 

@@ -17,29 +17,15 @@ from bot.domain import (
     Sent,
     Unknown,
 )
+from tests.unit.builders import deliver, memo_to
 
 
 def _memo(store, clock, people=3, ask_ack=True):
-    memo = store.create_memo(
-        title="Delete the app",
-        body="Please delete it by Friday.",
-        sender_id="UCOMMS",
-        sender_platform="slack",
-        ask_ack=ask_ack,
-        ack_deadline=None,
-        audience=Audience(everyone=True),
-        now=clock.now(),
-    )
-    store.add_recipients(
-        memo.id, [Recipient("slack", f"U{n}", f"Person {n}") for n in range(people)], clock.now()
-    )
-    return memo
+    return memo_to(store, clock, [(f"U{n}", f"Person {n}") for n in range(people)], ask_ack=ask_ack)
 
 
 def _deliver_all(store, clock, memo_id):
-    while claimed := store.claim_copy("slack", clock.now()):
-        copy, _ = claimed
-        store.record("copies", copy.id, Sent(f"D{copy.recipient_id}", f"1.{copy.id}"), clock.now())
+    deliver(store, clock)
 
 
 def test_each_recipient_once_and_the_memo_closes_when_all_settle(store, clock):
