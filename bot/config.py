@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -302,7 +302,6 @@ class Settings:
     teams_requests_per_second: float
     teams_conversation_requests_per_second: float
     teams_trust_loopback: bool
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def slack_enabled(self) -> bool:
@@ -311,11 +310,6 @@ class Settings:
     @property
     def teams_enabled(self) -> bool:
         return bool(self.teams_app_id)
-
-    def replace(self, **changes: Any) -> Settings:
-        from dataclasses import replace
-
-        return replace(self, **changes)
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:

@@ -32,7 +32,6 @@ PENDING, SENDING, DELIVERED, FAILED, CANCELLED = (
     "failed",
     "cancelled",
 )
-FINAL_STATES = (DELIVERED, FAILED, CANCELLED)
 # An edit waits for its notice to settle before it may go (it points at the notice).
 WAITING = "waiting"
 

@@ -1829,13 +1829,6 @@ class Store:
             for kind in KINDS
         )
 
-    def next_due(self, kind: str, platform: str) -> datetime | None:
-        row = self._row(
-            f"SELECT min(next_attempt_at) AS due FROM {kind} WHERE state = ? AND platform = ?",
-            [PENDING, platform],
-        )
-        return from_text(row["due"]) if row and row["due"] else None
-
 
 # ---------------------------------------------------------------- row mapping
 

@@ -17,7 +17,7 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qsl
 
 _REASONS = {s.value: s.phrase for s in HTTPStatus}
@@ -110,41 +110,6 @@ class Response:
 DROP = object()  # app.handle returns this to close the connection without answering
 
 
-class SandboxHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-    request_queue_size = 1024
-
-    def __init__(self, address, app):
-        self.app = app
-        self._conns: set[socket.socket] = set()
-        self._conns_lock = threading.Lock()
-        super().__init__(address, Handler)
-
-    def handle_error(self, request, client_address) -> None:
-        """Connection-level errors (resets, sockets closed at stop) are normal here."""
-        if isinstance(sys.exc_info()[1], (OSError, ValueError)):
-            return
-        super().handle_error(request, client_address)
-
-    def track(self, sock: socket.socket, add: bool) -> None:
-        with self._conns_lock:
-            if add:
-                self._conns.add(sock)
-            else:
-                self._conns.discard(sock)
-
-    def close_all(self) -> None:
-        """Close idle keep-alive connections so their threads end."""
-        with self._conns_lock:
-            conns = list(self._conns)
-            self._conns.clear()
-        for sock in conns:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "SlackStandIn/1.0"
@@ -231,3 +196,92 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_PUT(self) -> None:
         self._serve("PUT")
+
+
+class SandboxHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+    request_queue_size = 1024
+    handler_class: type[Handler] = Handler
+
+    def __init__(self, address, app):
+        self.app = app
+        self._conns: set[socket.socket] = set()
+        self._conns_lock = threading.Lock()
+        super().__init__(address, self.handler_class)
+
+    def handle_error(self, request, client_address) -> None:
+        """Connection-level errors (resets, sockets closed at stop) are normal here."""
+        if isinstance(sys.exc_info()[1], (OSError, ValueError)):
+            return
+        super().handle_error(request, client_address)
+
+    def track(self, sock: socket.socket, add: bool) -> None:
+        with self._conns_lock:
+            if add:
+                self._conns.add(sock)
+            else:
+                self._conns.discard(sock)
+
+    def close_all(self) -> None:
+        """Close idle keep-alive connections so their threads end."""
+        with self._conns_lock:
+            conns = list(self._conns)
+            self._conns.clear()
+        for sock in conns:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+class LoopbackServer:
+    """The lifecycle both stand-ins share: bound on start (port 0 picks a free one), served
+    on a daemon thread, stopped idempotently; subclasses answer ``handle(Request)``."""
+
+    server_class: type[SandboxHTTPServer] = SandboxHTTPServer
+    thread_name = "stand-in"
+
+    def __init__(self, host: str, port: int):
+        self.host = host
+        self._port = port
+        self._server: SandboxHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> Self:
+        if self._server is not None:
+            return self
+        self._server = self.server_class((self.host, self._port), self)
+        self._port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"{self.thread_name}:{self._port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        server.close_all()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The root, e.g. http://127.0.0.1:PORT (no trailing slash)."""
+        return f"http://{self.host}:{self._port}"

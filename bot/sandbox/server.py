@@ -5,14 +5,13 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
-import threading
 import time
 from typing import Any
 
 from bot.sandbox.acting import SLACK_ACK_SECONDS, Actor
 from bot.sandbox.directory import Directory, generate_directory
 from bot.sandbox.faults import Faults
-from bot.sandbox.httpd import DROP, BadRequest, Request, Response, SandboxHTTPServer
+from bot.sandbox.httpd import DROP, BadRequest, LoopbackServer, Request, Response
 from bot.sandbox.ratelimit import DEFAULT_BURST_SECONDS, RateLimiter, format_retry_after
 from bot.sandbox.recording import Recorder
 from bot.sandbox.records import Call, Message, Reply, UploadedFile
@@ -30,13 +29,15 @@ _BAD_GATEWAY = (
 )
 
 
-class StandInSlack:
+class StandInSlack(LoopbackServer):
     """A real HTTP server on 127.0.0.1 that behaves like Slack for one workspace and one app.
 
     Use as a context manager or call ``start()`` / ``stop()``. Point the bot at
     ``api_url`` (SLACK_API_URL) and set ``bot_url`` to the bot's root URL so the
     stand-in can act as Slack toward it.
     """
+
+    thread_name = "stand-in-slack"
 
     def __init__(
         self,
@@ -54,13 +55,12 @@ class StandInSlack:
         port: int = 0,
         keep_calls: bool = True,
     ):
+        super().__init__(host, port)
         self.directory = directory if directory is not None else generate_directory(seed=seed)
         self.signing_secret = signing_secret
         self.bot_token = bot_token
         self.verification_token = "sandbox-verification-token"
         self.time_scale = float(time_scale)
-        self.host = host
-        self._port = port
         self.bot_url: str | None = None
         self.ack_timeout = SLACK_ACK_SECONDS
         self.rate_limits = RateLimiter(
@@ -75,50 +75,9 @@ class StandInSlack:
         self.recorder = Recorder(keep_calls=keep_calls)
         self.api = WebAPI(self.workspace, self.directory, self.faults, lambda: self.url)
         self.actor = Actor(self)
-        self._server: SandboxHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._headers = {"X-OAuth-Scopes": OAUTH_SCOPES, "X-Accepted-OAuth-Scopes": ""}
 
-    # ------------------------------------------------------------- lifecycle
-    def start(self) -> StandInSlack:
-        if self._server is not None:
-            return self
-        self._server = SandboxHTTPServer((self.host, self._port), self)
-        self._port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"stand-in-slack:{self._port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        server.close_all()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> StandInSlack:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        return self._port
-
-    @property
-    def url(self) -> str:
-        """The root, e.g. http://127.0.0.1:PORT (no trailing slash)."""
-        return f"http://{self.host}:{self._port}"
-
+    # ------------------------------------------------------------------ URLs
     @property
     def api_url(self) -> str:
         """What goes in SLACK_API_URL (slack_sdk appends the method name)."""

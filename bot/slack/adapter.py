@@ -415,13 +415,7 @@ class SlackPlatform:
                 return
 
     def members_of_group(self, group_id: str) -> list[str]:
-        for _ in range(8):
-            result = self.call(self.tier2, "usergroups.users.list", usergroup=group_id)
-            if isinstance(result, dict):
-                return list(result.get("users", []))
-            if isinstance(result, Failed):
-                raise LookupError(result.reason)
-        raise RuntimeError(f"usergroups.users.list kept failing for {group_id}")
+        return list(self._paged("usergroups.users.list", "users", self.tier2, usergroup=group_id))
 
     def resolve_audience(self, audience: Audience) -> list[Recipient]:
         if self.store.directory_synced_at(SLACK) is None:
@@ -470,10 +464,6 @@ class SlackPlatform:
             else:
                 result.append(Recipient(SLACK, user_id, name))
         return result
-
-    def display_name(self, user_id: str) -> str:
-        person = self.store.person(SLACK, user_id)
-        return (person or {}).get("real_name") or (person or {}).get("name") or user_id
 
 
 def _person_row(member: dict) -> dict:

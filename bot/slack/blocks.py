@@ -30,7 +30,6 @@ SEEN = "seen"
 ACKNOWLEDGE_FROM_REMINDER = "acknowledge_from_reminder"
 SEEN_FROM_REMINDER = "seen_from_reminder"
 RETRACT_SHORTCUT = "retract_memo_shortcut"
-OPEN_COMPOSE = "open_compose"
 
 TITLE, MESSAGE, PEOPLE, CHANNELS, GROUPS, EVERYONE, ASK_ACK, DEADLINE = (
     "title",

@@ -11,11 +11,10 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from bot.sandbox.httpd import DROP, Handler, Request, Response, SandboxHTTPServer
+from bot.sandbox.httpd import DROP, Handler, LoopbackServer, Request, Response, SandboxHTTPServer
 from bot.sandbox.ratelimit import format_retry_after
 from bot.sandbox.recording import Recorder
 from bot.sandbox.teams.acting import INVOKE_TIMEOUT, TeamsActor
@@ -60,20 +59,19 @@ class _TeamsHandler(Handler):
 
 
 class _TeamsHTTPServer(SandboxHTTPServer):
-    def __init__(self, address, app):
-        self.app = app
-        self._conns = set()
-        self._conns_lock = threading.Lock()
-        ThreadingHTTPServer.__init__(self, address, _TeamsHandler)
+    handler_class = _TeamsHandler
 
 
-class StandInTeams:
+class StandInTeams(LoopbackServer):
     """A real HTTP server on 127.0.0.1: the Bot Connector for one tenant and one bot, and Teams.
 
     Use as a context manager or ``start()`` / ``stop()``. The bot posts to
     ``service_url``; set ``bot_url`` (the bot's root) so the stand-in can act
     as Teams toward ``bot_url + "/api/messages"``.
     """
+
+    server_class = _TeamsHTTPServer
+    thread_name = "stand-in-teams"
 
     def __init__(
         self,
@@ -94,6 +92,7 @@ class StandInTeams:
         port: int = 0,
         keep_calls: bool = True,
     ):
+        super().__init__(host, port)
         if directory is None:
             directory = generate_teams_directory(seed=seed, tenant_id=tenant_id)
         elif tenant_id is not None and tenant_id != directory.tenant_id:
@@ -109,8 +108,6 @@ class StandInTeams:
         self.time_scale = float(time_scale)
         self.auth = auth
         self.seed = seed
-        self.host = host
-        self._port = port
         self.bot_url: str | None = None
         self.invoke_timeout = INVOKE_TIMEOUT
         self.integer_retry_after = integer_retry_after
@@ -132,50 +129,8 @@ class StandInTeams:
         )
         self.recorder = Recorder(keep_calls=keep_calls)
         self.actor = TeamsActor(self)
-        self._server: _TeamsHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # ------------------------------------------------------------- lifecycle
-    def start(self) -> StandInTeams:
-        if self._server is not None:
-            return self
-        self._server = _TeamsHTTPServer((self.host, self._port), self)
-        self._port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"stand-in-teams:{self._port}",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        server.close_all()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> StandInTeams:
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
 
     # ------------------------------------------------------------------ URLs
-    @property
-    def port(self) -> int:
-        return self._port
-
-    @property
-    def url(self) -> str:
-        """The root, e.g. http://127.0.0.1:PORT (no trailing slash)."""
-        return f"http://{self.host}:{self._port}"
-
     @property
     def service_url(self) -> str:
         """The Bot Connector base (activity.serviceUrl), with a trailing slash as Teams sends it."""
