@@ -4,17 +4,15 @@ Bot Connector, and a tiny HTTP receiver playing the bot so we see exactly what "
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 import urllib.request
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from bot.sandbox.teams import StandInTeams, generate_teams_directory
+from tests.sandbox.receiver import Receiver, serving
 
 APP_ID = "11111111-2222-4333-8444-555555555555"
 APP_PASSWORD = "test-app-password"
@@ -124,69 +122,11 @@ def card_activity(c: dict, text: str | None = None) -> dict:
     return act
 
 
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> dict:
-        return json.loads(self.body)
-
-
-@dataclass
-class Bot:
-    """A stand-in for the bot's endpoint: records requests, answers as told."""
-
-    url: str = ""
-    requests: list[Received] = field(default_factory=list)
-    # (status, body, content type) or a function of the Received request returning that
-    answer: tuple[int, str, str] | Callable[[Received], tuple[int, str, str]] = (
-        201,
-        "",
-        "application/json",
-    )
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def last(self) -> Received:
-        return self.requests[-1]
-
-
 @pytest.fixture
 def bot(teams):
-    rec = Bot()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_POST(self):
-            length = int(self.headers.get("Content-Length") or 0)
-            got = Received(
-                self.path, {k.lower(): v for k, v in self.headers.items()}, self.rfile.read(length)
-            )
-            with rec.lock:
-                rec.requests.append(got)
-            answer = rec.answer(got) if callable(rec.answer) else rec.answer
-            status, body, ctype = answer
-            data = body.encode()
-            self.send_response(status)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-    )
-    thread.start()
-    rec.url = f"http://127.0.0.1:{server.server_address[1]}"
-    teams.bot_url = rec.url
-    yield rec
-    server.shutdown()
-    server.server_close()
+    with serving(Receiver(answer=(201, "", "application/json"))) as rec:
+        teams.bot_url = rec.url
+        yield rec
 
 
 def json_answer(data: Any, status: int = 200) -> tuple[int, str, str]:
