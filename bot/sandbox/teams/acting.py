@@ -176,62 +176,55 @@ class TeamsActor:
         return "f:" + str(secrets.randbits(63))
 
     # ------------------------------------------------------- installation
-    def install(self, user: str | TeamsPerson) -> Replies:
-        """The user adds the app (personal scope): installationUpdate add, conversationUpdate."""
-        p = self.person(user)
-        p.has_app = True
-        conv = self._personal(p)
+    def _installation(
+        self,
+        p: TeamsPerson,
+        conv: dict[str, Any],
+        added: bool,
+        channel_data: dict[str, Any] | None = None,
+        member_channel_data: dict[str, Any] | None = None,
+    ) -> Replies:
+        """The two activities Teams sends when the app comes or goes, in Teams' order."""
         r1 = self.send_activity(
             self._base(
                 "installationUpdate",
                 p,
                 conv,
                 activity_id=self._event_id(),
-                head={"action": "add"},
-                channel_data={"tenant": {"id": self.t.tenant_id}, "source": {"name": "message"}},
+                head={"action": "add" if added else "remove"},
+                channel_data=channel_data,
             )
         )
+        members = "membersAdded" if added else "membersRemoved"
         r2 = self.send_activity(
             self._base(
                 "conversationUpdate",
                 p,
                 conv,
                 activity_id=self._event_id(),
-                head={"membersAdded": [{"id": self.t.bot_id}]},
+                head={members: [{"id": self.t.bot_id}]},
+                channel_data=member_channel_data,
             )
         )
         for r in (r1, r2):
             r.outcome = "delivered" if r.ok else "error_shown"
         return Replies([r1, r2])
 
+    def install(self, user: str | TeamsPerson) -> Replies:
+        """The user adds the app (personal scope): installationUpdate add, conversationUpdate."""
+        p = self.person(user)
+        p.has_app = True
+        source = {"tenant": {"id": self.t.tenant_id}, "source": {"name": "message"}}
+        return self._installation(p, self._personal(p), True, channel_data=source)
+
     def uninstall(self, user: str | TeamsPerson) -> Replies:
         """The user removes the app: installationUpdate remove, conversationUpdate membersRemoved."""
         p = self.person(user)
         p.has_app = False
-        conv = self._personal(p)
-        r1 = self.send_activity(
-            self._base(
-                "installationUpdate",
-                p,
-                conv,
-                activity_id=self._event_id(),
-                head={"action": "remove"},
-            )
-        )
-        r2 = self.send_activity(
-            self._base(
-                "conversationUpdate",
-                p,
-                conv,
-                activity_id=self._event_id(),
-                head={"membersRemoved": [{"id": self.t.bot_id}]},
-            )
-        )
+        replies = self._installation(p, self._personal(p), False)
         with self.state.changed:
             self.state.changed.notify_all()
-        for r in (r1, r2):
-            r.outcome = "delivered" if r.ok else "error_shown"
-        return Replies([r1, r2])
+        return replies
 
     def _installer(self, team: Team, by: str | TeamsPerson | None) -> TeamsPerson:
         if by is not None:
@@ -247,59 +240,24 @@ class TeamsActor:
         t = self.t.team(team)
         self.dir.set_bot_installed(t, True)
         p = self._installer(t, by)
-        conv = self._team_conversation(t)
-        r1 = self.send_activity(
-            self._base(
-                "installationUpdate",
-                p,
-                conv,
-                activity_id=self._event_id(),
-                head={"action": "add"},
-                channel_data=self._team_channel_data(t),
-            )
-        )
-        r2 = self.send_activity(
-            self._base(
-                "conversationUpdate",
-                p,
-                conv,
-                activity_id=self._event_id(),
-                head={"membersAdded": [{"id": self.t.bot_id}]},
-                channel_data=self._team_channel_data(t, "teamMemberAdded"),
-            )
-        )
-        for r in (r1, r2):
-            r.outcome = "delivered" if r.ok else "error_shown"
-        return Replies([r1, r2])
+        return self._team_installation(t, p, True)
 
     def uninstall_from_team(self, team: str | Team, by: str | TeamsPerson | None = None) -> Replies:
         t = self.t.team(team)
         p = self._installer(t, by)
         self.dir.set_bot_installed(t, False)
-        conv = self._team_conversation(t)
-        r1 = self.send_activity(
-            self._base(
-                "installationUpdate",
-                p,
-                conv,
-                activity_id=self._event_id(),
-                head={"action": "remove"},
-                channel_data=self._team_channel_data(t),
-            )
+        return self._team_installation(t, p, False)
+
+    def _team_installation(self, t: Team, p: TeamsPerson, added: bool) -> Replies:
+        return self._installation(
+            p,
+            self._team_conversation(t),
+            added,
+            channel_data=self._team_channel_data(t),
+            member_channel_data=self._team_channel_data(
+                t, "teamMemberAdded" if added else "teamMemberRemoved"
+            ),
         )
-        r2 = self.send_activity(
-            self._base(
-                "conversationUpdate",
-                p,
-                conv,
-                activity_id=self._event_id(),
-                head={"membersRemoved": [{"id": self.t.bot_id}]},
-                channel_data=self._team_channel_data(t, "teamMemberRemoved"),
-            )
-        )
-        for r in (r1, r2):
-            r.outcome = "delivered" if r.ok else "error_shown"
-        return Replies([r1, r2])
 
     # ---------------------------------------------------------------- messages
     def _can_chat(self, p: TeamsPerson) -> None:
