@@ -155,10 +155,10 @@ class StandInSlack(LoopbackServer):
             call.fault = "drop_before"
             call.finished = time.time()
             return DROP
-        if plan.status_5xx:
+        if plan.status:
             self.recorder.fault(method)
             call.fault = "5xx"
-            return self._server_error(call, plan.status_5xx)
+            return self._server_error(call, plan.status)
         decision = self.rate_limits.check(method, self.api.rate_key(method, args))
         if not decision.allowed:
             self.recorder.rate_limited(method)
@@ -214,8 +214,8 @@ class StandInSlack(LoopbackServer):
             time.sleep(plan.latency)
         if plan.drop_before:
             return DROP
-        if plan.status_5xx:
-            return Response.text(_BAD_GATEWAY, status=plan.status_5xx, content_type="text/html")
+        if plan.status:
+            return Response.text(_BAD_GATEWAY, status=plan.status, content_type="text/html")
         resp = self.actor.handle_hook(token, req.body, req.content_type)
         if plan.drop_after:
             return DROP
@@ -228,8 +228,8 @@ class StandInSlack(LoopbackServer):
             time.sleep(plan.latency)
         if plan.drop_before:
             return DROP
-        if plan.status_5xx:
-            return Response.text(_BAD_GATEWAY, status=plan.status_5xx, content_type="text/html")
+        if plan.status:
+            return Response.text(_BAD_GATEWAY, status=plan.status, content_type="text/html")
         ws = self.workspace
         with ws.changed:
             f = ws.files.get(file_id)
