@@ -61,6 +61,18 @@ def dump(db: Path) -> list[str]:
         conn.close()
 
 
+def wait_for_directory(db: Path) -> None:
+    """A freshly started bot loads the Slack directory in the background: wait for it."""
+    wait_for(
+        lambda: (
+            db.exists()
+            and scalar(db, "SELECT value FROM meta WHERE key = 'directory_synced_at:slack'")
+        ),
+        timeout=30,
+        what="the directory load",
+    )
+
+
 def memo_state(db: Path, memo_id: int = 1) -> str | None:
     return scalar(db, "SELECT state FROM memos WHERE id = ?", [memo_id])
 

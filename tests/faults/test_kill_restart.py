@@ -26,6 +26,7 @@ from tests.faults.helpers import (
     save_figures,
     scalar,
     tally,
+    wait_for_directory,
 )
 from tests.harness import SCALE, copies_in_dm, stand_in, wait_for
 
@@ -59,15 +60,7 @@ def test_kill_and_restart_through_fan_out_and_retraction(tmp_path):
     runs = []
     try:
         bot.start()
-        wait_for(
-            lambda: (
-                scalar(db, "SELECT value FROM meta WHERE key = 'directory_synced_at:slack'")
-                if db.exists()
-                else None
-            ),
-            timeout=30,
-            what="the directory load",
-        )
+        wait_for_directory(db)
 
         def survive(point: KillPoint, *, finished, what: str, timeout: float = 60, armed=False):
             """Arm a kill point, wait for it to fire, restart on the same database."""
@@ -266,14 +259,7 @@ def test_a_retraction_the_modal_accepted_survives_a_kill(tmp_path):
     killer = Killer(slack, bot)
     try:
         bot.start()
-        wait_for(
-            lambda: (
-                db.exists()
-                and scalar(db, "SELECT value FROM meta WHERE key = 'directory_synced_at:slack'")
-            ),
-            timeout=30,
-            what="the directory load",
-        )
+        wait_for_directory(db)
         # Slack is slow to answer copy 10 (it has not acted yet) ...
         holding, answered = threading.Event(), threading.Event()
 
@@ -362,14 +348,7 @@ def test_kill_then_retract_while_copies_are_in_doubt(tmp_path):
     killer = Killer(slack, bot)
     try:
         bot.start()
-        wait_for(
-            lambda: (
-                db.exists()
-                and scalar(db, "SELECT value FROM meta WHERE key = 'directory_synced_at:slack'")
-            ),
-            timeout=30,
-            what="the directory load",
-        )
+        wait_for_directory(db)
         slack.faults.set(method="chat.postMessage", latency=0.01)  # a fan-out that lasts
         killer.arm(
             KillPoint(
@@ -461,14 +440,7 @@ def test_the_sender_keeps_one_status_message_across_a_kill(tmp_path):
 
     try:
         bot.start()
-        wait_for(
-            lambda: (
-                db.exists()
-                and scalar(db, "SELECT value FROM meta WHERE key = 'directory_synced_at:slack'")
-            ),
-            timeout=30,
-            what="the directory load",
-        )
+        wait_for_directory(db)
         submitted = threading.Event()
         killer.arm(
             KillPoint(
@@ -550,14 +522,7 @@ def test_a_status_message_is_brought_up_to_date_after_a_kill(tmp_path, phase):
 
     try:
         bot.start()
-        wait_for(
-            lambda: (
-                db.exists()
-                and scalar(db, "SELECT value FROM meta WHERE key = 'directory_synced_at:slack'")
-            ),
-            timeout=30,
-            what="the directory load",
-        )
+        wait_for_directory(db)
         point = KillPoint(
             f"final {phase} status update, not made", "chat.update", "before", final_update
         )

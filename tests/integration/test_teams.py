@@ -26,6 +26,23 @@ def teams():
     stand.stop()
 
 
+@pytest.fixture
+def teams_bot(teams, tmp_path):
+    """A bot on Teams whose comms staff is the first of `count` people, all with the app."""
+    bots = []
+
+    def make(count: int):
+        people = teams.directory.people[:count]
+        bot = start_teams_bot(teams, tmp_path / "errata.db", COMMS_STAFF=aad(people[0]))
+        bots.append(bot)
+        install_everyone(teams, people)
+        return bot, people
+
+    yield make
+    for bot in bots:
+        bot.stop()
+
+
 def aad(person) -> str:
     return person.aad_object_id
 
@@ -123,113 +140,90 @@ def test_teams_story_memo_acknowledge_retract(teams, tmp_path):
         bot.stop()
 
 
-def test_an_acknowledge_by_someone_else_is_refused(teams, tmp_path):
-    people = teams.directory.people[:5]
-    bot = start_teams_bot(teams, tmp_path / "errata.db", COMMS_STAFF=aad(people[0]))
-    install_everyone(teams, people)
-    try:
-        compose(teams, people[0], {"People": [aad(people[1])], "Ask for acknowledgement": True})
-        wait_for(lambda: teams_copies(teams, people[1]), what="the copy")
-        copy_id = bot.store.copies_of(1)[0].id
-        intruder = people[2]
-        forged = {
-            "type": "invoke",
-            "name": "adaptiveCard/action",
-            "id": "forged-1",
-            "channelId": "msteams",
-            "serviceUrl": teams.service_url,
-            "from": intruder.to_account(),
-            "recipient": {"id": f"28:{teams.app_id}"},
-            "conversation": {
-                "id": teams.conversation_of(intruder) or "a:x",
-                "conversationType": "personal",
-                "tenantId": teams.tenant_id,
+def test_an_acknowledge_by_someone_else_is_refused(teams, teams_bot):
+    bot, people = teams_bot(5)
+    compose(teams, people[0], {"People": [aad(people[1])], "Ask for acknowledgement": True})
+    wait_for(lambda: teams_copies(teams, people[1]), what="the copy")
+    copy_id = bot.store.copies_of(1)[0].id
+    intruder = people[2]
+    forged = {
+        "type": "invoke",
+        "name": "adaptiveCard/action",
+        "id": "forged-1",
+        "channelId": "msteams",
+        "serviceUrl": teams.service_url,
+        "from": intruder.to_account(),
+        "recipient": {"id": f"28:{teams.app_id}"},
+        "conversation": {
+            "id": teams.conversation_of(intruder) or "a:x",
+            "conversationType": "personal",
+            "tenantId": teams.tenant_id,
+        },
+        "channelData": {"tenant": {"id": teams.tenant_id}},
+        "value": {
+            "action": {
+                "type": "Action.Execute",
+                "verb": "acknowledge",
+                "data": {"copy_id": copy_id},
             },
-            "channelData": {"tenant": {"id": teams.tenant_id}},
-            "value": {
-                "action": {
-                    "type": "Action.Execute",
-                    "verb": "acknowledge",
-                    "data": {"copy_id": copy_id},
-                },
-                "trigger": "manual",
-            },
-        }
-        reply = teams.actor.send_activity(forged)
-        assert reply.status == 200 and "someone else" in str(reply.json())
-        assert bot.store.memo_counts(1).acknowledged == 0
-    finally:
-        bot.stop()
+            "trigger": "manual",
+        },
+    }
+    reply = teams.actor.send_activity(forged)
+    assert reply.status == 200 and "someone else" in str(reply.json())
+    assert bot.store.memo_counts(1).acknowledged == 0
 
 
-def test_compose_dialog_refuses_bad_input_and_employees(teams, tmp_path):
-    people = teams.directory.people[:5]
-    bot = start_teams_bot(teams, tmp_path / "errata.db", COMMS_STAFF=aad(people[0]))
-    install_everyone(teams, people)
-    try:
-        reply = compose(teams, people[0], {})
-        assert "at least one audience" in str(reply.json())
-        assert bot.store.memo(1) is None
-        teams.message(people[3], "memo")
-        wait_for(lambda: teams.chat(people[3]), what="the refusal")
-        assert "Only comms staff" in teams.chat(people[3])[-1].content()
-        assert any(e["action"] == "denied" for e in bot.store.audit_entries())
-    finally:
-        bot.stop()
+def test_compose_dialog_refuses_bad_input_and_employees(teams, teams_bot):
+    bot, people = teams_bot(5)
+    reply = compose(teams, people[0], {})
+    assert "at least one audience" in str(reply.json())
+    assert bot.store.memo(1) is None
+    teams.message(people[3], "memo")
+    wait_for(lambda: teams.chat(people[3]), what="the refusal")
+    assert "Only comms staff" in teams.chat(people[3])[-1].content()
+    assert any(e["action"] == "denied" for e in bot.store.audit_entries())
 
 
-def test_blocked_and_uninstalled_people_are_failed_with_the_reason(teams, tmp_path):
-    people = teams.directory.people[:8]
-    bot = start_teams_bot(teams, tmp_path / "errata.db", COMMS_STAFF=aad(people[0]))
-    install_everyone(teams, people)
-    try:
-        teams.block(people[2], code="ConversationBlockedByUser")
-        teams.block(people[3], code="BotDisabledByAdmin")
-        compose(teams, people[0], {"Everyone with the app": True})
-        wait_for(lambda: bot.store.memo(1) and bot.store.memo(1).state == "sent", what="fan-out")
-        failures = bot.store.memo_counts(1).failures
-        assert (
-            failures.get("ConversationBlockedByUser") == 1
-            and failures.get("BotDisabledByAdmin") == 1
-        )
-        teams.uninstall(people[4])
-        wait_for(
-            lambda: (bot.store.person("teams", aad(people[4])) or {}).get("deleted") == 1,
-            what="uninstall recorded",
-        )
-        compose(teams, people[0], {"People": [aad(people[4]), aad(people[5])]})
-        wait_for(
-            lambda: bot.store.memo(2) and bot.store.memo(2).state == "sent", what="second fan-out"
-        )
-        assert bot.store.memo_counts(2).failures == {"app not installed": 1}
-    finally:
-        bot.stop()
+def test_blocked_and_uninstalled_people_are_failed_with_the_reason(teams, teams_bot):
+    bot, people = teams_bot(8)
+    teams.block(people[2], code="ConversationBlockedByUser")
+    teams.block(people[3], code="BotDisabledByAdmin")
+    compose(teams, people[0], {"Everyone with the app": True})
+    wait_for(lambda: bot.store.memo(1) and bot.store.memo(1).state == "sent", what="fan-out")
+    failures = bot.store.memo_counts(1).failures
+    assert (
+        failures.get("ConversationBlockedByUser") == 1 and failures.get("BotDisabledByAdmin") == 1
+    )
+    teams.uninstall(people[4])
+    wait_for(
+        lambda: (bot.store.person("teams", aad(people[4])) or {}).get("deleted") == 1,
+        what="uninstall recorded",
+    )
+    compose(teams, people[0], {"People": [aad(people[4]), aad(people[5])]})
+    wait_for(lambda: bot.store.memo(2) and bot.store.memo(2).state == "sent", what="second fan-out")
+    assert bot.store.memo_counts(2).failures == {"app not installed": 1}
 
 
-def test_faults_429_503_nothing_doubled_nothing_lost(teams, tmp_path):
-    people = teams.directory.people[:60]
-    bot = start_teams_bot(teams, tmp_path / "errata.db", COMMS_STAFF=aad(people[0]))
-    install_everyone(teams, people)
-    try:
-        menu = answer_to(teams, people[0], "memo", "New memo")
-        teams.open_dialog(people[0], menu, "New memo")
-        teams.faults.burst_429(15, retry_after=None)
-        teams.faults.burst_429(15, retry_after=0.05)
-        teams.faults.set(op="activities.send", status_5xx=0.2)
-        teams.submit_dialog(
-            people[0], {"Title": TITLE, "Message": "By Friday.", "Everyone with the app": True}
-        )
-        wait_for(
-            lambda: bot.store.memo(1) and bot.store.memo(1).state == "sent",
-            timeout=120,
-            what="fan-out",
-        )
-        teams.faults.clear()
-        for person in people:
-            assert len(teams_copies(teams, person)) == 1, person
-        assert bot.store.memo_counts(1).delivered == len(people)
-    finally:
-        bot.stop()
+def test_faults_429_503_nothing_doubled_nothing_lost(teams, teams_bot):
+    bot, people = teams_bot(60)
+    menu = answer_to(teams, people[0], "memo", "New memo")
+    teams.open_dialog(people[0], menu, "New memo")
+    teams.faults.burst_429(15, retry_after=None)
+    teams.faults.burst_429(15, retry_after=0.05)
+    teams.faults.set(op="activities.send", status_5xx=0.2)
+    teams.submit_dialog(
+        people[0], {"Title": TITLE, "Message": "By Friday.", "Everyone with the app": True}
+    )
+    wait_for(
+        lambda: bot.store.memo(1) and bot.store.memo(1).state == "sent",
+        timeout=120,
+        what="fan-out",
+    )
+    teams.faults.clear()
+    for person in people:
+        assert len(teams_copies(teams, person)) == 1, person
+    assert bot.store.memo_counts(1).delivered == len(people)
 
 
 def test_unauthenticated_teams_requests_are_refused_when_auth_is_on(tmp_path):
