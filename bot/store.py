@@ -640,6 +640,19 @@ class Store:
     def group(self, platform: str, group_id: str) -> dict | None:
         return self._row("SELECT * FROM groups WHERE platform = ? AND id = ?", [platform, group_id])
 
+    def dm_channel(self, platform: str, person_id: str) -> str | None:
+        """A person's DM channel: from any message delivered to them, or learnt on its own."""
+        row = self._row(
+            "SELECT channel FROM copies WHERE platform = ? AND recipient_id = ? AND channel IS NOT NULL"
+            " LIMIT 1",
+            [platform, person_id],
+        ) or self._row(
+            "SELECT dm_channel AS channel FROM people WHERE platform = ? AND id = ?"
+            " AND dm_channel IS NOT NULL",
+            [platform, person_id],
+        )
+        return row["channel"] if row else None
+
     def remember_dm_channel(self, platform: str, person_id: str, channel: str) -> None:
         with self._write() as db:
             db.execute(

@@ -189,7 +189,6 @@ class SlackPlatform:
             body,
             {"event_type": COPY_EVENT, "event_payload": {"memo_id": memo.id, "copy_id": copy.id}},
         )
-        self._learn_dm(copy.recipient_id, outcome)
         return outcome
 
     def send_notice(
@@ -331,9 +330,11 @@ class SlackPlatform:
                 return NotFound()
 
     def _dm_channel(self, user_id: str) -> str | Outcome:
-        person = self.store.person(SLACK, user_id)
-        if person and person.get("dm_channel"):
-            return person["dm_channel"]
+        """The person's DM with the app: as any earlier delivery to them recorded it,
+        else asked of Slack (only to check a send in doubt, or to share a file)."""
+        known = self.store.dm_channel(SLACK, user_id)
+        if known:
+            return known
         result = self.call(self.tier3, "conversations.open", users=user_id)
         if isinstance(result, dict):
             channel = result["channel"]["id"]
@@ -343,12 +344,6 @@ class SlackPlatform:
             # No DM can exist with someone Slack does not know: nothing was sent.
             return NotFound()
         return result
-
-    def _learn_dm(self, user_id: str, outcome: Outcome) -> None:
-        if isinstance(outcome, Sent) and outcome.channel.startswith("D"):
-            person = self.store.person(SLACK, user_id)
-            if not person or person.get("dm_channel") != outcome.channel:
-                self.store.remember_dm_channel(SLACK, user_id, outcome.channel)
 
     def post_status(self, user_id: str, report: StatusReport, kind: str) -> Outcome:
         text, body = self._status_blocks(report, kind)
