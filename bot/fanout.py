@@ -29,6 +29,9 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 
+# What the post stream sends (chat.postMessage on Slack); edits have their own stream.
+POST_KINDS = ("notices", "reminders", "escalations", "copies")
+
 
 class SendGate:
     """Closes a memo to new sends, and waits for the ones already on their way.
@@ -137,6 +140,8 @@ class Outbox:
 
     def _post_worker(self, platform: Platform) -> bool:
         now = self.clock.now()
+        if not self.store.has_due_work(platform.name, now, POST_KINDS):
+            return False
         claimed_notice = self.store.claim_notice(platform.name, now)
         if claimed_notice:
             self._send_notice(platform, *claimed_notice)
@@ -222,7 +227,10 @@ class Outbox:
     # ------------------------------------------------------------ the edit stream
 
     def _edit_worker(self, platform: Platform) -> bool:
-        claimed = self.store.claim_edit(platform.name, self.clock.now())
+        now = self.clock.now()
+        if not self.store.has_due_work(platform.name, now, ("edits",)):
+            return False
+        claimed = self.store.claim_edit(platform.name, now)
         if not claimed:
             return False
         edit, copy, notice, memo = claimed

@@ -1832,14 +1832,15 @@ class Store:
             for row in self._rows("SELECT * FROM notices WHERE memo_id = ? ORDER BY id", [memo_id])
         ]
 
-    def has_due_work(self, platform: str, now: datetime) -> bool:
+    def has_due_work(self, platform: str, now: datetime, kinds: tuple[str, ...] = KINDS) -> bool:
+        """A read-only look before claiming: idle workers need not take the write lock."""
         stamp = to_text(now)
         return any(
             self._row(
                 f"SELECT 1 FROM {kind} WHERE state = ? AND platform = ? AND next_attempt_at <= ? LIMIT 1",
                 [PENDING, platform, stamp],
             )
-            for kind in KINDS
+            for kind in kinds
         )
 
 
