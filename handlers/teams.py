@@ -102,13 +102,18 @@ class TeamsListeners:
         if not person or activity.get("type") == "installationUpdate":
             return
         reference = {k: v for k, v in self._reference(activity).items() if v}
+        name = (activity.get("from") or {}).get("name") or ""
+        tz = self._timezone(activity)
+        known = self.core.store.person(TEAMS, person) or {}
+        stored = json.loads(known.get("reference") or "{}")
+        if (
+            all(stored.get(k) == v for k, v in reference.items())
+            and (not name or known.get("name") == name)
+            and (not tz or known.get("tz") == tz)
+        ):
+            return  # nothing new: no write on every click
         self.core.store.remember_person(
-            TEAMS,
-            person,
-            name=(activity.get("from") or {}).get("name") or "",
-            tz=self._timezone(activity),
-            reference=reference,
-            now=self.core.clock.now(),
+            TEAMS, person, name=name, tz=tz, reference=reference, now=self.core.clock.now()
         )
 
     def _installation(self, activity: dict, added: bool) -> None:
