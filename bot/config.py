@@ -49,8 +49,20 @@ def _url(value: str) -> str:
     return value if value.endswith("/") else value + "/"
 
 
-def _optional_url(value: str) -> str:
-    return _url(value) if value else ""
+def _optional_endpoint(value: str) -> str:
+    """An endpoint override: https, or http only on this machine's loopback (a stand-in)."""
+    if not value:
+        return ""
+    _url(value)
+    host = re.match(r"^https?://(\[[^\]]+\]|[^/:\s]+)", value).group(1)
+    if value.startswith("http://") and host not in ("127.0.0.1", "localhost", "[::1]"):
+        raise ValueError("must be https:// (http:// only for a stand-in on 127.0.0.1)")
+    return value.rstrip("/")
+
+
+def _public_url(value: str) -> str:
+    """Report links carry a signature: https only (http only for a stand-in on 127.0.0.1)."""
+    return _optional_endpoint(value) + "/" if value else ""
 
 
 def _port(value: str) -> int:
@@ -122,6 +134,35 @@ def _principals(value: str) -> frozenset[str]:
         if not _PRINCIPAL.match(item):
             raise ValueError(f"{item!r} is not a Slack user or user-group ID, Entra ID or email")
     return frozenset(item.lower() if "@" in item else item for item in items)
+
+
+def _byte_size(value: str) -> int:
+    """A size in bytes: 1048576, 512KB, 1MB (powers of 1,024)."""
+    match = re.fullmatch(r"(\d+)\s*(B|KB|MB)?", value.strip(), re.I)
+    if not match:
+        raise ValueError("must be a size such as 1MB, 512KB or 1048576")
+    number = (
+        int(match.group(1))
+        * {"": 1, "B": 1, "KB": 1024, "MB": 1024 * 1024}[(match.group(2) or "").upper()]
+    )
+    if not 1024 <= number <= 64 * 1024 * 1024:
+        raise ValueError("must be between 1KB and 64MB")
+    return number
+
+
+def _teams_cloud(value: str) -> str:
+    names = {"public": "Public", "usgov": "USGov", "usgovdod": "USGovDoD", "china": "China"}
+    if value.lower() not in names:
+        raise ValueError("must be Public, USGov, USGovDoD or China")
+    return names[value.lower()]
+
+
+def _audit_key(value: str) -> str:
+    if value and len(value) < 32:
+        raise ValueError(
+            "must be at least 32 characters (e.g. the output of `openssl rand -hex 32`)"
+        )
+    return value
 
 
 def _log_level(value: str) -> str:
@@ -227,12 +268,30 @@ SETTINGS: tuple[Setting, ...] = (
         "How often the people directory is refreshed from Slack in the background",
         _duration,
     ),
+    Setting(
+        "MAX_REQUEST_BYTES",
+        "1MB",
+        "Largest request body accepted on any route; a larger one is refused with 413 before it is read",
+        _byte_size,
+    ),
+    Setting(
+        "AUDIT_KEY",
+        "",
+        "Secret key of the audit chain (HMAC); kept outside the database. Empty: a key file beside the database is made",
+        _audit_key,
+    ),
+    Setting(
+        "AUDIT_CHECKPOINT_CHANNEL",
+        "",
+        "Slack channel ID where the audit chain's head is posted daily and after every retraction (optional)",
+        _channel,
+    ),
     Setting("LOG_LEVEL", "INFO", "Logging level: DEBUG, INFO, WARNING or ERROR", _log_level),
     Setting(
         "PUBLIC_URL",
         "",
         "The bot's public HTTPS address (e.g. https://errata.example.com/), for report links in Teams",
-        _optional_url,
+        _public_url,
     ),
     Setting(
         "TEAMS_APP_ID",
@@ -249,6 +308,30 @@ SETTINGS: tuple[Setting, ...] = (
         "https://smba.trafficmanager.net/teams/",
         "Microsoft Teams: Bot Connector URL for people who have not written to the bot yet",
         _url,
+    ),
+    Setting(
+        "TEAMS_CLOUD",
+        "Public",
+        "Microsoft Teams: the Microsoft cloud whose endpoints are used (Public, USGov, USGovDoD, China)",
+        _teams_cloud,
+    ),
+    Setting(
+        "TEAMS_LOGIN_ENDPOINT",
+        "",
+        "Microsoft Teams: overrides the cloud's Entra login endpoint (where the bot gets its tokens)",
+        _optional_endpoint,
+    ),
+    Setting(
+        "TEAMS_OPENID_METADATA_URL",
+        "",
+        "Microsoft Teams: overrides the cloud's Bot Framework OpenID metadata URL (keys for incoming tokens)",
+        _optional_endpoint,
+    ),
+    Setting(
+        "TEAMS_TOKEN_ISSUER",
+        "",
+        "Microsoft Teams: overrides the cloud's issuer of incoming Bot Framework tokens",
+        _optional_endpoint,
     ),
     Setting(
         "TEAMS_REQUESTS_PER_SECOND",
@@ -293,12 +376,19 @@ class Settings:
     send_concurrency: int
     status_update_every: timedelta
     directory_refresh_every: timedelta
+    max_request_bytes: int
+    audit_key: str
+    audit_checkpoint_channel: str
     log_level: str
     public_url: str
     teams_app_id: str
     teams_app_password: str
     teams_tenant_id: str
     teams_service_url: str
+    teams_cloud: str
+    teams_login_endpoint: str
+    teams_openid_metadata_url: str
+    teams_token_issuer: str
     teams_requests_per_second: float
     teams_conversation_requests_per_second: float
     teams_trust_loopback: bool
