@@ -38,7 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     audit = commands.add_parser("audit", help="check or export the audit log")
     audit_commands = audit.add_subparsers(dest="audit_command", metavar="command", required=True)
     audit_commands.add_parser(
-        "verify", help="walk the hash chain; print OK with the count, or the first broken entry"
+        "verify",
+        help="walk the keyed hash chain (AUDIT_KEY or the key file beside DATABASE_PATH) and"
+        " compare the checkpoints posted to AUDIT_CHECKPOINT_CHANNEL; print OK with the count,"
+        " or the first broken entry",
     )
     export = audit_commands.add_parser("export", help="write the audit log as JSON lines")
     export.add_argument("--output", metavar="FILE", help="write here instead of stdout")
@@ -47,16 +50,33 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _store():
+def _database_path() -> str:
+    return os.environ.get("DATABASE_PATH") or "errata.db"
+
+
+def _store(audit_key: bytes | None = None):
+    """The database for a CLI command; it only reads, so it never keys the audit chain."""
     from bot.store import Store
 
-    path = os.environ.get("DATABASE_PATH") or "errata.db"
+    path = _database_path()
     if not Path(path).exists():
         print(f"errata: no database at {path} (set DATABASE_PATH)", file=sys.stderr)
         return None
-    store = Store(path)
-    store.migrate()
+    store = Store(path, audit_key=audit_key)
+    store.migrate(key_audit_chain=False)
     return store
+
+
+def _env_setting(name: str):
+    """One setting from the environment, parsed as the bot parses it (raises SettingError)."""
+    from bot.config import SETTINGS
+
+    setting = next(s for s in SETTINGS if s.name == name)
+    raw = (os.environ.get(name) or "").strip() or setting.default
+    try:
+        return setting.parse(raw) if raw is not None else None
+    except ValueError as exc:
+        raise SettingError(name, str(exc)) from None
 
 
 def _open_output(path: str | None):
@@ -89,13 +109,11 @@ def _report(args) -> int:
 def _audit(args) -> int:
     from bot import audit
 
+    if args.audit_command == "verify":
+        return _verify()
     store = _store()
     if store is None:
         return 1
-    if args.audit_command == "verify":
-        verdict = audit.verify(store.audit_entries(), store.audit_head())
-        print(verdict)
-        return 0 if verdict.ok else 1
     out = _open_output(args.output)
     try:
         for line in audit.export_lines(store.audit_entries()):
@@ -104,6 +122,88 @@ def _audit(args) -> int:
         if out is not sys.stdout:
             out.close()
     return 0
+
+
+def _verify() -> int:
+    """The chain under the key, then every checkpoint that can be read back from Slack."""
+    from bot import audit
+
+    path = _database_path()
+    try:
+        key = audit.load_key(_env_setting("AUDIT_KEY"), path, create=False)
+    except (SettingError, audit.AuditKeyError) as exc:
+        print(f"errata: {exc}", file=sys.stderr)
+        return 1
+    if key is None:
+        print(
+            f"errata: no audit key: AUDIT_KEY is not set and there is no key file"
+            f" {audit.key_file_for(path)}; the chain cannot be verified without its key",
+            file=sys.stderr,
+        )
+        return 1
+    store = _store(key)
+    if store is None:
+        return 1
+    checkpoints, notes = _posted_checkpoints(store)
+    verdict = store.verify_audit(checkpoints)
+    print(verdict)
+    if store.audit_scheme() is None and store.audit_head() is not None:
+        notes.insert(0, "The chain has not been keyed yet: the bot keys it at its next start.")
+    for note in notes:
+        print(note)
+    return 0 if verdict.ok else 1
+
+
+def _posted_checkpoints(store) -> tuple[list, list[str]]:
+    """Checkpoints read back from each channel they were posted to (the configured one,
+    and any the database records), and one line per channel saying what was checked."""
+    configured = os.environ.get("AUDIT_CHECKPOINT_CHANNEL", "").strip()
+    recorded = store.audit_checkpoints()
+    channels = list(
+        dict.fromkeys([configured] * bool(configured) + [r["channel"] for r in recorded])
+    )
+    if not channels:
+        return [], ["Checkpoints: none to compare (AUDIT_CHECKPOINT_CHANNEL is not set)."]
+    token = (os.environ.get("SLACK_BOT_TOKEN") or "").strip()
+    if not token:
+        return [], [
+            f"Checkpoints NOT checked in {', '.join(channels)}: SLACK_BOT_TOKEN is not set,"
+            " so the channel could not be read."
+        ]
+    from bot.clock import Clock
+    from bot.slack.adapter import SlackPlatform
+
+    try:
+        api_url = _env_setting("SLACK_API_URL")
+    except SettingError as exc:
+        return [], [f"Checkpoints NOT checked: {exc}"]
+    slack = SlackPlatform(
+        token=token,
+        api_url=api_url,
+        store=store,
+        clock=Clock(),
+        post_per_minute=60,
+        update_per_minute=50,
+    )
+    found, notes = [], []
+    for channel in channels:
+        try:
+            posted = slack.checkpoints_in(channel)
+        except Exception as exc:
+            notes.append(
+                f"Checkpoints NOT checked in {channel}: the channel could not be read ({exc});"
+                " the bot needs channels:history (groups:history for a private channel)."
+            )
+            continue
+        found += posted
+        notes.append(f"Checkpoints in {channel}: {len(posted)} read back and compared.")
+        missing = {r["ts"] for r in recorded if r["channel"] == channel} - {c.ts for c in posted}
+        if missing:
+            notes.append(
+                f"  {len(missing)} checkpoint(s) the database records in {channel} are not in"
+                f" the channel any more (deleted?): {', '.join(sorted(missing)[:5])}"
+            )
+    return found, notes
 
 
 def _backup(args) -> int:
@@ -134,8 +234,13 @@ def main(argv: list[str] | None = None) -> int:
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     from bot.app import Bot
+    from bot.audit import AuditKeyError
 
-    bot = Bot(settings)
+    try:
+        bot = Bot(settings)
+    except AuditKeyError as exc:
+        print(f"errata: cannot start: {exc}", file=sys.stderr)
+        return 2
     bot.start()
     try:
         bot.serve_forever()

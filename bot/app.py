@@ -11,7 +11,7 @@ from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
 
 import handlers
-from bot import web
+from bot import audit, web
 from bot.clock import Clock
 from bot.config import Settings
 from bot.core import Core
@@ -64,7 +64,9 @@ class Bot:
     def __init__(self, settings: Settings, *, clock=None, idle_wait: float = 0.25):
         self.settings = settings
         self.clock = clock or Clock()
-        self.store = Store(settings.database_path)
+        # The audit key is loaded once, from outside the database (raises AuditKeyError).
+        audit_key = audit.load_key(settings.audit_key, settings.database_path)
+        self.store = Store(settings.database_path, audit_key=audit_key)
         self.store.migrate()
         platforms = {}
         self.slack = None
@@ -88,7 +90,24 @@ class Bot:
 
             self.teams = TeamsPlatform(settings, self.store, self.clock)
             platforms["teams"] = self.teams
-        self.core = Core(settings, self.store, self.clock, platforms, idle_wait=idle_wait)
+        checkpoints = None
+        if settings.audit_checkpoint_channel and self.slack is not None:
+            checkpoints = audit.Checkpoints(
+                self.store,
+                self.clock,
+                settings.audit_checkpoint_channel,
+                self.slack.post_checkpoint,
+            )
+        elif settings.audit_checkpoint_channel:
+            log.warning("AUDIT_CHECKPOINT_CHANNEL is set but Slack is not: no checkpoints")
+        self.core = Core(
+            settings,
+            self.store,
+            self.clock,
+            platforms,
+            idle_wait=idle_wait,
+            checkpoints=checkpoints,
+        )
         self.app = create_app(settings, self.core) if self.slack else None
         self._server = None
         self._thread = None

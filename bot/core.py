@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.audit import Checkpoints
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain import (
@@ -54,9 +55,11 @@ class Core:
         platforms: dict[str, Platform],
         *,
         idle_wait: float = 0.25,
+        checkpoints: Checkpoints | None = None,
     ):
         self.settings = settings
         self.store = store
+        self.checkpoints = checkpoints  # posts the audit chain's head (AUDIT_CHECKPOINT_CHANNEL)
         self.clock = clock
         self.platforms = platforms
         self.status = StatusBoard(
@@ -267,6 +270,8 @@ class Core:
         self.outbox.gate.close(memo_id)
         retraction = self.store.apply_retraction(memo_id, self.clock.now())
         self.outbox.kick()
+        if retraction is not None and self.checkpoints is not None:
+            self.checkpoints.kick()  # on its own thread: never delays or fails the retraction
         self.status.mark(memo_id)
         self.status.flush()
         return retraction

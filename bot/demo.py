@@ -248,7 +248,9 @@ def run_demo(people: int = 300, seed: int = 7, teams_people: int = 80) -> int:
         sample += [r for r in report if r["platform"] == "teams"][:5]
         _say(table(columns, [[_short(row[c]) for c in columns] for row in sample]))
         _say(f"\nThe whole report: DATABASE_PATH={workdir / 'errata.db'} python -m bot report M-1")
-        _say(f"Audit log: {audit.verify(store.audit_entries(), store.audit_head())}")
+        _say(
+            f"Audit log: {audit.verify(store.audit_entries(), store.audit_key, store.audit_head())}"
+        )
         return 0
     finally:
         bot.stop()

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 SWEEP_SECONDS = 30
 # A worker settles a claim within its request timeout; one older than this lost its outcome.
 STALE_CLAIM_SECONDS = 300
+# A checkpoint is due daily or after a retraction; this sweep posts it, or retries one that failed.
+CHECKPOINT_SWEEP_SECONDS = 300
 
 
 class Scheduler:
@@ -70,6 +72,16 @@ class Scheduler:
             name="queue due reminders and escalations",
             next_run_time=datetime.now(UTC),  # catch up at once after a restart
         )
+        if self.core.checkpoints is not None:
+            self._scheduler.add_job(
+                self.core.checkpoints.sweep,
+                IntervalTrigger(seconds=CHECKPOINT_SWEEP_SECONDS),
+                id="audit-checkpoint",
+                name="post the audit chain's head when due (daily, after a retraction)",
+                coalesce=True,
+                misfire_grace_time=CHECKPOINT_SWEEP_SECONDS,
+                next_run_time=datetime.now(UTC),
+            )
         self._scheduler.start()
 
     def recover_stale_claims(self) -> None:

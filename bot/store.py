@@ -12,13 +12,14 @@ scheduler all run on their own threads).
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlite_utils
@@ -55,6 +56,8 @@ from bot.domain import (
     audiences_of,
     backoff,
 )
+
+log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------- schema
 
@@ -289,6 +292,25 @@ def _m007_notice_indexes(db: sqlite_utils.Database) -> None:
     db["edits"].create_index(["memo_id", "state"], if_not_exists=True)
 
 
+def _m008_audit_checkpoints(db: sqlite_utils.Database) -> None:
+    """The audit chain's head as posted elsewhere (AUDIT_CHECKPOINT_CHANNEL)."""
+    db["audit_checkpoints"].create(
+        {
+            "id": int,
+            "channel": str,
+            "ts": str,
+            "count": int,  # the chain had this many entries
+            "hash": str,  # and entry `count` had this hash
+            "reason": str,  # first | daily | retraction
+            "posted_at": str,
+        },
+        pk="id",
+        not_null={"channel", "count", "hash", "posted_at"},
+        if_not_exists=True,
+    )
+    db["audit_checkpoints"].create_index(["channel", "count"], if_not_exists=True)
+
+
 MIGRATIONS = (
     ("001_initial", _m001_initial),
     ("002_reminders", _m002_reminders),
@@ -297,6 +319,7 @@ MIGRATIONS = (
     ("005_status_posting", _m005_status_posting),
     ("006_teams", _m006_teams),
     ("007_notice_indexes", _m007_notice_indexes),
+    ("008_audit_checkpoints", _m008_audit_checkpoints),
 )
 
 
@@ -326,8 +349,11 @@ NEVER = "9999-12-31T00:00:00.000000Z"
 
 
 class Store:
-    def __init__(self, path: str):
+    def __init__(self, path: str, *, audit_key: bytes | None = None):
+        """`audit_key` keys the audit chain (bot.audit.load_key); without one, the key
+        file beside the database is used, made on first need."""
         self.path = path
+        self._audit_key = audit_key
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -385,7 +411,9 @@ class Store:
 
     # ------------------------------------------------------------ migrations
 
-    def migrate(self) -> None:
+    def migrate(self, *, key_audit_chain: bool = True) -> None:
+        """Apply the schema migrations not yet applied; then, unless told not to (the CLI
+        only reads), key an audit chain written before the key existed."""
         db = self.db
         db.execute("PRAGMA journal_mode = WAL")
         db["migrations"].create({"name": str, "applied_at": str}, pk="name", if_not_exists=True)
@@ -399,6 +427,8 @@ class Store:
                     "INSERT INTO migrations (name, applied_at) VALUES (?, datetime('now'))",
                     [name],
                 )
+        if key_audit_chain:
+            self.key_audit_chain(datetime.now(UTC))
 
     # ------------------------------------------------------------ audit
 
@@ -425,7 +455,7 @@ class Store:
             "detail": json.dumps(detail or {}, sort_keys=True, ensure_ascii=False),
             "prev_hash": last["hash"] if last else audit.GENESIS,
         }
-        entry["hash"] = audit.entry_hash(entry)
+        entry["hash"] = audit.entry_hash(entry, self.audit_key)
         db.execute(
             "INSERT INTO audit (id, at, actor, action, memo_id, subject, detail, prev_hash, hash)"
             " VALUES (:id, :at, :actor, :action, :memo_id, :subject, :detail, :prev_hash, :hash)",
@@ -461,6 +491,139 @@ class Store:
 
     def audit_for_memo(self, memo_id: int) -> list[dict]:
         return self._rows("SELECT * FROM audit WHERE memo_id = ? ORDER BY id", [memo_id])
+
+    @property
+    def audit_key(self) -> bytes:
+        if self._audit_key is None:
+            with self._lock:
+                if self._audit_key is None:
+                    self._audit_key = audit.load_key("", self.path)
+        return self._audit_key
+
+    def _meta(self, key: str) -> str | None:
+        row = self._row("SELECT value FROM meta WHERE key = ?", [key])
+        return row["value"] if row else None
+
+    def audit_scheme(self) -> str | None:
+        """The scheme, "hmac-sha256" once keyed; None for a chain from before the key."""
+        return self._meta("audit_scheme")
+
+    def audit_key_check(self) -> str | None:
+        return self._meta("audit_key_check")
+
+    def verify_audit(self, checkpoints: Iterable[audit.Checkpoint] = ()) -> audit.Verdict:
+        """The chain checked with this store's key (and any posted checkpoints)."""
+        return audit.verify(
+            self.audit_entries(),
+            self.audit_key,
+            self.audit_head(),
+            checkpoints=checkpoints,
+            expected_key_check=self.audit_key_check(),
+        )
+
+    def key_audit_chain(self, now: datetime) -> int | None:
+        """Once: re-hash a chain written before the key existed (plain SHA-256) under the
+        key, in one transaction, with an entry saying so. The old chain is checked first
+        under its own scheme; a broken one is never blessed: it is left as it is (and
+        `audit verify` reports it). Returns how many entries were re-chained, or None."""
+        if self.audit_scheme() == audit.KEYED:
+            return None
+        key = self.audit_key
+        settings = [("audit_scheme", audit.KEYED), ("audit_key_check", audit.key_check(key))]
+        with self._write() as db:
+            if next(db.query("SELECT value FROM meta WHERE key = 'audit_scheme'"), None):
+                return None  # another process keyed it meanwhile
+            head = next(db.query("SELECT value FROM meta WHERE key = 'audit_head'"), None)
+            recorded = None
+            if head:
+                entry_id, _, digest = head["value"].partition(":")
+                recorded = (int(entry_id), digest)
+            rows = list(db.query("SELECT * FROM audit ORDER BY id"))
+            if rows and audit.verify(rows, key, recorded).ok:
+                rows = []  # already under this key (its scheme was not recorded): nothing to redo
+            elif rows:
+                verdict = audit.verify(rows, None, recorded)
+                if not verdict.ok:
+                    log.error(
+                        "audit chain NOT keyed: the chain from before the key is broken (%s);"
+                        " it is kept as it is, and `audit verify` reports it",
+                        verdict,
+                    )
+                    return None
+                prev = audit.GENESIS
+                for row in rows:
+                    row["prev_hash"] = prev
+                    row["hash"] = prev = audit.entry_hash(row, key)
+                db.conn.executemany(
+                    "UPDATE audit SET prev_hash = :prev_hash, hash = :hash WHERE id = :id", rows
+                )
+                db.execute(
+                    "INSERT INTO meta (key, value) VALUES ('audit_head', ?)"
+                    " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    [f"{rows[-1]['id']}:{prev}"],
+                )
+            for name, value in settings:
+                db.execute(
+                    "INSERT INTO meta (key, value) VALUES (?, ?)"
+                    " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                    [name, value],
+                )
+            if rows:
+                self._audit(
+                    db,
+                    now,
+                    "audit chain keyed",
+                    detail={"rechained": len(rows), "scheme": audit.KEYED},
+                )
+        if rows:
+            log.warning(
+                "audit chain keyed: %d entries written before the key were checked and"
+                " re-chained under it",
+                len(rows),
+            )
+        return len(rows)
+
+    def record_audit_checkpoint(
+        self, channel: str, ts: str, count: int, digest: str, reason: str, now: datetime
+    ) -> None:
+        """A checkpoint was posted: kept in its table, and an audit entry itself."""
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO audit_checkpoints (channel, ts, count, hash, reason, posted_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [channel, ts, count, digest, reason, to_text(now)],
+            )
+            self._audit(
+                db,
+                now,
+                "audit checkpoint posted",
+                subject=channel,
+                detail={"ts": ts, "count": count, "hash": digest, "reason": reason},
+            )
+
+    def last_audit_checkpoint(self, channel: str) -> dict | None:
+        row = self._row(
+            "SELECT * FROM audit_checkpoints WHERE channel = ? ORDER BY count DESC, id DESC"
+            " LIMIT 1",
+            [channel],
+        )
+        if row:
+            row["posted_at"] = from_text(row["posted_at"])
+        return row
+
+    def audit_checkpoints(self) -> list[dict]:
+        """Every checkpoint this database says it posted, oldest first."""
+        return self._rows("SELECT * FROM audit_checkpoints ORDER BY id")
+
+    def retracted_since(self, entry_id: int) -> bool:
+        """Whether a retraction was applied after audit entry `entry_id`."""
+        return (
+            self._row(
+                "SELECT 1 FROM audit WHERE id > ? AND action = 'memo retracted' LIMIT 1",
+                [entry_id],
+            )
+            is not None
+        )
 
     # ------------------------------------------------------------ directory
 

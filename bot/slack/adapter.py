@@ -20,6 +20,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.audit import Checkpoint
 from bot.clock import Clock
 from bot.domain import (
     Audience,
@@ -64,6 +65,7 @@ COPY_EVENT = "errata_copy"
 NOTICE_EVENT = "errata_notice"
 REMINDER_EVENT = "errata_reminder"
 ESCALATION_EVENT = "errata_escalation"
+CHECKPOINT_EVENT = "errata_audit_checkpoint"
 
 # Published tiers (per minute) for the methods that are not paced by a setting.
 TIER_2, TIER_3, TIER_4 = 20, 50, 100
@@ -365,6 +367,56 @@ class SlackPlatform:
                 report.memo, report.retraction, report.retraction_counts
             )
         return blocks.memo_status(report.memo, report.counts)
+
+    # ------------------------------------------------------------ audit checkpoints
+
+    def post_checkpoint(self, channel: str, count: int, digest: str, at: datetime) -> str:
+        """Post the audit chain's head; its ts, or raise (the checkpoint sweep retries)."""
+        text, body = blocks.audit_checkpoint(count, digest, at)
+        metadata = {
+            "event_type": CHECKPOINT_EVENT,
+            "event_payload": {"count": count, "hash": digest},
+        }
+        outcome = self._post(channel, text, body, metadata)
+        if isinstance(outcome, Sent):
+            return outcome.ts
+        raise RuntimeError(getattr(outcome, "reason", None) or type(outcome).__name__)
+
+    def checkpoints_in(self, channel: str) -> list[Checkpoint]:
+        """Every checkpoint this bot posted in `channel`, read back from its history
+        (conversations.history with include_all_metadata; needs channels:history or
+        groups:history). Messages from anyone else are ignored. Raises LookupError
+        with Slack's error code when the channel cannot be read."""
+        me = self.call(self.tier4, "auth.test")
+        if not isinstance(me, dict):
+            raise LookupError(getattr(me, "reason", "auth.test failed"))
+        found = []
+        history = self._paged(
+            "conversations.history",
+            "messages",
+            self.tier3,
+            channel=channel,
+            include_all_metadata=True,
+            limit=200,
+        )
+        for message in history:
+            metadata = message.get("metadata") or {}
+            if metadata.get("event_type") != CHECKPOINT_EVENT:
+                continue
+            if message.get("bot_id") != me.get("bot_id") and message.get("user") != me.get(
+                "user_id"
+            ):
+                continue
+            payload = metadata.get("event_payload") or {}
+            try:
+                found.append(
+                    Checkpoint(int(payload["count"]), str(payload["hash"]), channel, message["ts"])
+                )
+            except (KeyError, TypeError, ValueError):
+                log.warning(
+                    "checkpoint message %s in %s has no count and hash", message.get("ts"), channel
+                )
+        return found
 
     # ------------------------------------------------------------ directory and audiences
 

@@ -698,3 +698,25 @@ def home_view(
             blocks.append(section(memo_line(memo, counts, rcounts)))
             blocks.append(context(progress_bar(counts.settled, counts.recipients)))
     return {"type": "home", "blocks": blocks[:100]}
+
+
+# ---------------------------------------------------------------- audit checkpoints
+
+
+def audit_checkpoint(count: int, digest: str, at: datetime) -> tuple[str, list]:
+    """The audit chain's head, posted to AUDIT_CHECKPOINT_CHANNEL (its metadata carries
+    the same count and hash for `audit verify` to read back)."""
+    text = (
+        f"Audit checkpoint: the audit log has {count:,} entries; entry {count:,} has hash {digest}"
+    )
+    blocks = [
+        section(
+            f"*Audit checkpoint* · the audit log has *{count:,}* entries;"
+            f" entry {count:,} has the hash\n`{digest}`"
+        ),
+        context(
+            f"Posted {when(at)} · `python -m bot audit verify` checks the log against this"
+            " message, so history before it cannot be rewritten unnoticed. Do not delete it."
+        ),
+    ]
+    return text, blocks

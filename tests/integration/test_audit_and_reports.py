@@ -24,8 +24,8 @@ from tests.integration.test_retraction import retract
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def cli(db: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATABASE_PATH": str(db), "PYTHONPATH": str(ROOT)}
+def cli(db: Path, *args: str, **settings: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DATABASE_PATH": str(db), "PYTHONPATH": str(ROOT), **settings}
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         capture_output=True,
@@ -134,7 +134,8 @@ def test_audit_verify_names_a_changed_deleted_or_inserted_entry(slack, bot, comm
         bot.store.backup(str(copy))
         with sqlite3.connect(copy) as conn:
             conn.executescript(sql)
-        return cli(copy, "audit", "verify")
+        # The copy has no key file beside it: the key is handed over as AUDIT_KEY.
+        return cli(copy, "audit", "verify", AUDIT_KEY=bot.store.audit_key.decode())
 
     changed = tampered("UPDATE audit SET actor = 'UFORGED' WHERE id = 3")
     assert changed.returncode == 1 and "entry 3" in changed.stdout
@@ -265,7 +266,8 @@ def test_backup_is_a_consistent_copy_of_the_live_database(slack, bot, comms, tmp
     copy = tmp_path / "backup.db"
     out = cli(Path(bot.settings.database_path), "backup", str(copy))  # while the fan-out runs
     assert out.returncode == 0, out.stderr
-    assert cli(copy, "audit", "verify").stdout.startswith("OK")
+    key = bot.store.audit_key.decode()  # the key is never in the backup: it is handed over
+    assert cli(copy, "audit", "verify", AUDIT_KEY=key).stdout.startswith("OK")
     with sqlite3.connect(copy) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 

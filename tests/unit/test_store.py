@@ -2,7 +2,6 @@
 
 from datetime import timedelta
 
-from bot import audit
 from bot.domain import (
     CANCELLED,
     FAILED,
@@ -212,9 +211,9 @@ def test_every_change_is_in_the_audit_chain(store, clock):
     _deliver_all(store, clock, memo.id)
     actions = [e["action"] for e in store.audit_for_memo(memo.id)]
     assert actions[0] == "memo created" and actions.count("copy delivered") == 2
-    verdict = audit.verify(store.audit_entries())
+    verdict = store.verify_audit()
     assert verdict.ok and verdict.count == len(list(store.audit_entries()))
     store.db.execute("UPDATE audit SET detail = '{}' WHERE id = 2")
     store.db.conn.commit()
-    broken = audit.verify(store.audit_entries())
+    broken = store.verify_audit()
     assert not broken.ok and broken.broken_id == 2
