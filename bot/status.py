@@ -116,7 +116,10 @@ class StatusBoard:
         if attempted is not None:
             found = platform.find_sent(f"{kind}_status", report.memo.id, user_id, attempted)
             if isinstance(found, Sent):
-                return platform.update_status(found.channel, found.ts, report, kind) and found
+                # Found it: bring it up to date. If that fails, say so (an outcome is always
+                # truthy, so `update and found` would hide the failure and store a stale message).
+                updated = platform.update_status(found.channel, found.ts, report, kind)
+                return found if isinstance(updated, Sent) else updated
             if not isinstance(found, NotFound):
                 return found
         self.store.status_posting(report.memo.id, kind, self.clock.now())

@@ -146,6 +146,9 @@ def test_only_comms_staff_can_open_the_compose_modal(slack, bot, comms):
     assert reply.status == 200
     assert "Only comms staff" in slack.ephemerals(employee)[-1].content()
     assert not slack.open_views(employee)
-    assert bot.store.audit_entries and any(
-        e["action"] == "denied" for e in bot.store.audit_entries()
-    )
+    denials = [
+        (e["actor"], e["subject"])
+        for e in bot.store.audit_entries()
+        if e["action"] == "denied" and e["actor"] == employee
+    ]
+    assert denials == [(employee, "/memo")]

@@ -23,16 +23,12 @@ def _memo(store, clock, people=3, ask_ack=True):
     return memo_to(store, clock, [(f"U{n}", f"Person {n}") for n in range(people)], ask_ack=ask_ack)
 
 
-def _deliver_all(store, clock, memo_id):
-    deliver(store, clock)
-
-
 def test_each_recipient_once_and_the_memo_closes_when_all_settle(store, clock):
     memo = _memo(store, clock)
     again = store.add_recipients(memo.id, [Recipient("slack", "U0", "x")], clock.now())
     assert again == 0  # recipients are added once per memo
     assert store.memo_counts(memo.id).pending == 3
-    _deliver_all(store, clock, memo.id)
+    deliver(store, clock)
     assert store.memo(memo.id).state == "sent"
     assert store.memo_counts(memo.id).delivered == 3
 
@@ -154,7 +150,7 @@ def test_a_copy_delivered_during_retraction_gets_its_notice(store, clock):
 
 def test_acknowledge_once_by_its_recipient_only(store, clock):
     memo = _memo(store, clock, people=1)
-    _deliver_all(store, clock, memo.id)
+    deliver(store, clock)
     copy = store.copies_of(memo.id)[0]
     assert store.acknowledge(copy.id, "UOTHER", "slack", clock.now()).outcome == "not_yours"
     first = store.acknowledge(copy.id, copy.recipient_id, "slack", clock.now())
@@ -173,7 +169,7 @@ def test_acknowledge_once_by_its_recipient_only(store, clock):
 
 def test_edits_wait_for_their_notice(store, clock):
     memo = _memo(store, clock, people=1)
-    _deliver_all(store, clock, memo.id)
+    deliver(store, clock)
     store.retract(
         memo.id, by="UC", by_platform="slack", reason="r", corrections="", now=clock.now()
     )
@@ -190,7 +186,7 @@ def test_edits_wait_for_their_notice(store, clock):
 
 def test_seen_once(store, clock):
     memo = _memo(store, clock, people=1)
-    _deliver_all(store, clock, memo.id)
+    deliver(store, clock)
     store.retract(
         memo.id, by="UC", by_platform="slack", reason="r", corrections="", now=clock.now()
     )
@@ -208,7 +204,7 @@ def test_seen_once(store, clock):
 
 def test_every_change_is_in_the_audit_chain(store, clock):
     memo = _memo(store, clock, people=2)
-    _deliver_all(store, clock, memo.id)
+    deliver(store, clock)
     actions = [e["action"] for e in store.audit_for_memo(memo.id)]
     assert actions[0] == "memo created" and actions.count("copy delivered") == 2
     verdict = store.verify_audit()
