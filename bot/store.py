@@ -512,7 +512,17 @@ class Store:
         return self._meta("audit_key_check")
 
     def verify_audit(self, checkpoints: Iterable[audit.Checkpoint] = ()) -> audit.Verdict:
-        """The chain checked with this store's key (and any posted checkpoints)."""
+        """The chain checked with this store's key (and any posted checkpoints). A chain
+        never keyed fails too; when its old part is broken, that is what it names."""
+        if self.audit_scheme() is None and self.audit_head() is not None:
+            old = audit.verify(self.audit_entries(), None, self.audit_head())
+            if not old.ok:
+                return audit.Verdict(
+                    False,
+                    old.count,
+                    old.broken_id,
+                    f"{old.problem} (in the chain from before the key, so it was never keyed)",
+                )
         return audit.verify(
             self.audit_entries(),
             self.audit_key,
