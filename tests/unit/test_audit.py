@@ -54,10 +54,10 @@ def keyed(tmp_path, clock):
     store.close()
 
 
-def _rewrite(store: Store, sql: str, hasher) -> None:
+def _rewrite(path: str, sql: str, hasher) -> None:
     """What someone with write access does: change rows, then recompute every hash
     (and the head) with `hasher`, so the chain links up again."""
-    conn = sqlite3.connect(store.path)
+    conn = sqlite3.connect(path)
     conn.row_factory = sqlite3.Row
     conn.executescript(sql)
     prev = audit.GENESIS
@@ -87,7 +87,7 @@ def test_the_chain_verifies_only_with_its_key(keyed):
 
 
 def test_rows_rewritten_with_plain_sha256_hashes_fail(keyed):
-    _rewrite(keyed, "UPDATE audit SET actor = 'UFORGED' WHERE id = 2", audit.plain_hash)
+    _rewrite(keyed.path, "UPDATE audit SET actor = 'UFORGED' WHERE id = 2", audit.plain_hash)
     verdict = keyed.verify_audit()
     assert not verdict.ok and verdict.broken_id == 1
     assert "without the audit key" in verdict.problem
@@ -95,7 +95,7 @@ def test_rows_rewritten_with_plain_sha256_hashes_fail(keyed):
 
 def test_rows_rewritten_under_another_key_fail(keyed):
     _rewrite(
-        keyed,
+        keyed.path,
         "UPDATE audit SET actor = 'UFORGED' WHERE id = 2",
         lambda row: audit.entry_hash(row, OTHER_KEY),
     )
@@ -108,7 +108,7 @@ def test_a_key_holder_rewriting_history_is_caught_by_a_checkpoint(keyed):
     posted = Checkpoint(count, digest, "CAUDIT", "1700000000.000100")
     assert keyed.verify_audit([posted]).ok and keyed.verify_audit([posted]).checkpoints == 1
     _rewrite(
-        keyed,
+        keyed.path,
         "UPDATE audit SET actor = 'UFORGED' WHERE id = 2",
         lambda row: audit.entry_hash(row, KEY),
     )
@@ -141,7 +141,7 @@ def test_deleting_the_last_rows_is_caught(keyed):
 
 def _make_pre_key(store: Store, *, break_entry: int | None = None) -> None:
     """Turn a store into one written before the key: plain SHA-256 hashes, no scheme."""
-    _rewrite(store, "", audit.plain_hash)
+    _rewrite(store.path, "", audit.plain_hash)
     conn = sqlite3.connect(store.path)
     conn.execute("DELETE FROM meta WHERE key IN ('audit_scheme', 'audit_key_check')")
     if break_entry is not None:
