@@ -28,9 +28,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=400)
     args = parser.parse_args()
-    teams = StandInTeams(
-        generate_teams_directory(people=args.people, seed=3, installed=1.0), auth=False
-    )
+    # Authentication on both ways, as in production (tokens from the stand-in's endpoints).
+    teams = StandInTeams(generate_teams_directory(people=args.people, seed=3, installed=1.0))
     teams.start()
     people = teams.directory.people
     workdir = Path(tempfile.mkdtemp(prefix="errata-bench-teams-"))

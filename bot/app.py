@@ -117,19 +117,6 @@ class Bot:
 
     # ------------------------------------------------------------ Teams requests and report links
 
-    def teams_authorized(self, environ, activity: dict | None) -> bool:
-        """The Bot Framework's JWT, checked for real; only the explicit test setting
-        lets a request from this machine in without one."""
-        remote = environ.get("REMOTE_ADDR", "")
-        if self.settings.teams_trust_loopback and remote in ("127.0.0.1", "::1"):
-            return True
-        header = environ.get("HTTP_AUTHORIZATION", "")
-        if not header.startswith("Bearer ") or self.teams is None:
-            return False
-        return self.teams.token_valid(
-            header.removeprefix("Bearer "), (activity or {}).get("serviceUrl")
-        )
-
     def report_link(self, memo_id: int) -> str | None:
         if not self.settings.public_url:
             return None

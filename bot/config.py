@@ -345,12 +345,6 @@ SETTINGS: tuple[Setting, ...] = (
         "Microsoft Teams: requests a second into one chat, sustained (Teams allows bursts of 7 but 1,800 an hour)",
         _positive_float,
     ),
-    Setting(
-        "TEAMS_TRUST_LOOPBACK",
-        "false",
-        "Tests only: accept unauthenticated Teams requests from 127.0.0.1 and send none to a loopback Bot Connector",
-        _bool,
-    ),
 )
 
 
@@ -391,7 +385,6 @@ class Settings:
     teams_token_issuer: str
     teams_requests_per_second: float
     teams_conversation_requests_per_second: float
-    teams_trust_loopback: bool
 
     @property
     def slack_enabled(self) -> bool:

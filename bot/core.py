@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 COMMS, AUDITOR, EMPLOYEE = "comms staff", "auditor", "employee"
 GROUP_CACHE_SECONDS = 300.0
+MAX_PENDING_REPLIES = 2  # per person: more while these wait are dropped (they can ask again)
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,10 @@ class Core:
         self.reminders = Reminders(store, clock, settings, on_queued=self.outbox.kick)
         self._resolver = ThreadPoolExecutor(max_workers=2, thread_name_prefix="audience")
         self._later = ThreadPoolExecutor(max_workers=4, thread_name_prefix="after-answer")
+        # Applying a retraction has its own thread: it never waits behind chat replies.
+        self._urgent = ThreadPoolExecutor(max_workers=1, thread_name_prefix="retraction")
+        self._pending_replies: dict[tuple[str, str], int] = {}
+        self._pending_lock = threading.Lock()
         self._group_cache: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
         self._group_lock = threading.Lock()
         self.scheduler = None
@@ -104,10 +109,52 @@ class Core:
         """Run `work` once the platform has had its answer (it must not wait for it)."""
         self._later.submit(work)
 
+    def reply_later(self, person: tuple[str, str], work) -> bool:
+        """A chat reply to `person` ((platform, id)), after the platform's answer. At most
+        MAX_PENDING_REPLIES wait per person; one more is dropped (logged), so that one
+        person's flood cannot hold the reply threads. False when dropped."""
+        with self._pending_lock:
+            waiting = self._pending_replies.get(person, 0)
+            if waiting >= MAX_PENDING_REPLIES:
+                log.info("reply to %r dropped: %d already waiting", person, waiting)
+                return False
+            self._pending_replies[person] = waiting + 1
+
+        def run() -> None:
+            try:
+                work()
+            except Exception:
+                log.exception("reply to %r failed", person)
+            finally:
+                with self._pending_lock:
+                    left = self._pending_replies.pop(person, 1) - 1
+                    if left > 0:
+                        self._pending_replies[person] = left
+
+        self._later.submit(run)
+        return True
+
+    def apply_retraction_soon(self, memo_id: int) -> None:
+        """Carry out a stored retraction request now, on its own thread (never behind
+        replies). A failure is logged and tried again within seconds; the request stays
+        stored, so a restart applies it too."""
+
+        def run() -> None:
+            for attempt in range(6):
+                try:
+                    self.apply_retraction(memo_id)
+                    return
+                except Exception:
+                    log.exception("the retraction of M-%s could not be applied yet", memo_id)
+                    time.sleep(min(0.5 * 2**attempt, 8.0))
+
+        self._urgent.submit(run)
+
     def stop(self) -> None:
         if self.scheduler:
             self.scheduler.stop()
         self._later.shutdown(wait=True)
+        self._urgent.shutdown(wait=True)
         self._resolver.shutdown(wait=True, cancel_futures=True)
         self.outbox.stop()
         self.status.stop()

@@ -93,7 +93,6 @@ def run_demo(people: int = 300, seed: int = 7, teams_people: int = 80) -> int:
     teams = StandInTeams(
         generate_teams_directory(people=teams_people, seed=seed, installed=1.0),
         time_scale=SCALE,
-        auth=False,
     )
     teams.start()
     actors = Actors(slack, teams)
@@ -120,7 +119,10 @@ def run_demo(people: int = 300, seed: int = 7, teams_people: int = 80) -> int:
             "TEAMS_APP_PASSWORD": teams.app_password,
             "TEAMS_TENANT_ID": teams.tenant_id,
             "TEAMS_SERVICE_URL": teams.service_url,
-            "TEAMS_TRUST_LOOPBACK": "true",
+            # Authentication on both ways, as in production: the stand-in issues real
+            # signed tokens from these endpoints.
+            "TEAMS_LOGIN_ENDPOINT": teams.login_endpoint,
+            "TEAMS_OPENID_METADATA_URL": teams.openid_metadata_url,
             "TEAMS_REQUESTS_PER_SECOND": str(45 * SCALE),
             "TEAMS_CONVERSATION_REQUESTS_PER_SECOND": str(0.5 * SCALE),
         }

@@ -73,15 +73,21 @@ def wsgi_application(bot: Bot):
                 return respond(start_response, "400 Bad Request", {"error": "malformed request"})
         if path == "/api/messages" and method == "POST" and teams is not None:
             raw = read_body(environ)
-            activity = parse_activity(raw)
-            if not bot.teams_authorized(environ, activity):
+            # The token first (in this worker thread), then the JSON, then the activity.
+            claims = bot.teams.inbound.verify(environ.get("HTTP_AUTHORIZATION", ""))
+            if claims is None:
                 return respond(start_response, "401 Unauthorized", {"error": "Unauthorized"})
+            activity = parse_activity(raw)
             if activity is None:
                 return respond(start_response, "400 Bad Request", {"error": "malformed activity"})
+            reason = bot.teams.inbound.admit(claims, activity)
+            if reason is not None:
+                log.warning("Teams activity refused: %r", reason[:300])
+                return respond(start_response, "403 Forbidden", {"error": "Forbidden"})
             try:
                 status, body = teams.handle(activity)
             except Exception:
-                log.exception("Teams activity %s failed", activity.get("type"))
+                log.exception("Teams activity %r failed", str(activity.get("type"))[:60])
                 return respond(
                     start_response, "500 Internal Server Error", {"error": "internal error"}
                 )

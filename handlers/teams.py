@@ -72,8 +72,11 @@ class TeamsListeners:
 
     @staticmethod
     def _person_id(activity: dict) -> str:
-        sender = activity.get("from") or {}
-        return sender.get("aadObjectId") or sender.get("id") or ""
+        """A person is their Entra object ID. Never `from.id`: a Direct Line client chooses
+        its own, so it would let anyone pass for anyone (requests without one are refused)."""
+        sender = activity.get("from")
+        aad = sender.get("aadObjectId") if isinstance(sender, dict) else None
+        return aad if isinstance(aad, str) else ""
 
     def _reference(self, activity: dict) -> dict:
         conversation = activity.get("conversation") or {}
@@ -120,6 +123,8 @@ class TeamsListeners:
         conversation = activity.get("conversation") or {}
         now = self.core.clock.now()
         if conversation.get("conversationType") == "personal":
+            if not self._person_id(activity):
+                return
             reference = {k: v for k, v in self._reference(activity).items() if v}
             self.core.store.remember_person(
                 TEAMS,
@@ -157,9 +162,10 @@ class TeamsListeners:
 
     def _reply(self, activity: dict, card) -> None:
         """Answer in the person's chat, after Teams has had its 200 (replies are
-        proactive sends); retried a few times through rate limits and faults."""
+        proactive sends); retried a few times through rate limits and faults. A person
+        who floods the bot gets a couple of answers, not a queue that delays everyone."""
         person = self._person_id(activity)
-        self.core.after_answer(lambda: self.teams.reply(person, card, "Errata"))
+        self.core.reply_later((TEAMS, person), lambda: self.teams.reply(person, card, "Errata"))
 
     def _message(self, activity: dict) -> None:
         text = re.sub(r"<at>.*?</at>", "", activity.get("text") or "").strip()
@@ -469,8 +475,9 @@ class TeamsListeners:
         )
         if isinstance(requested, Refusal):
             return self._close(requested.message)
-        # Stored: it stands even if the process dies now. Carry it out after answering.
-        core.after_answer(lambda: core.apply_retraction(memo_id))
+        # Stored: it stands even if the process dies now. Carried out at once on its own
+        # path, never behind chat replies.
+        core.apply_retraction_soon(memo_id)
         return self._close(
             f"{requested.label} is being retracted; everyone who got it will be told."
         )
@@ -525,11 +532,48 @@ def _deadline(day, at, zone: ZoneInfo) -> datetime | None:
     return datetime.combine(date, clock, zone)
 
 
+# The fields the listeners read, and the shapes they must have when present.
+_SHAPES: dict[tuple[str, ...], type] = {
+    ("type",): str,
+    ("name",): str,
+    ("action",): str,
+    ("text",): str,
+    ("serviceUrl",): str,
+    ("channelId",): str,
+    ("from",): dict,
+    ("recipient",): dict,
+    ("conversation",): dict,
+    ("channelData",): dict,
+    ("channelData", "tenant"): dict,
+    ("channelData", "team"): dict,
+    ("value",): dict,
+    ("value", "action"): dict,
+    ("value", "data"): dict,
+    ("value", "action", "data"): dict,
+    ("entities",): list,
+    ("membersAdded",): list,
+    ("membersRemoved",): list,
+}
+_LISTS_OF_OBJECTS = ("entities", "membersAdded", "membersRemoved")
+
+
 def parse_activity(raw: bytes) -> dict | None:
+    """The activity, or None for anything malformed: bad JSON or encoding, nesting too
+    deep for the parser, not an object with a type, or a field the listeners read
+    with the wrong shape (so that bad input is a 400, never a listener's 500)."""
     try:
         activity = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError, TypeError, MemoryError):
         return None
-    return (
-        activity if isinstance(activity, dict) and isinstance(activity.get("type"), str) else None
-    )
+    if not isinstance(activity, dict) or not isinstance(activity.get("type"), str):
+        return None
+    for path, shape in _SHAPES.items():
+        node = activity
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if node is not None and not isinstance(node, shape):
+            return None
+    for key in _LISTS_OF_OBJECTS:
+        if not all(isinstance(item, dict) for item in activity.get(key) or []):
+            return None
+    return activity

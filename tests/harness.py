@@ -114,7 +114,6 @@ def stand_in_teams(
     stand = StandInTeams(
         generate_teams_directory(people=people, teams=teams, seed=seed, installed=1.0),
         time_scale=scale,
-        auth=False,
         **kwargs,
     )
     stand.start()
@@ -122,13 +121,16 @@ def stand_in_teams(
 
 
 def teams_settings(teams, *, scale: float = SCALE) -> dict:
-    """What a bot needs to talk to the stand-in Teams (auth trusted on loopback)."""
+    """What a bot needs to talk to the stand-in Teams, with authentication on both ways as in
+    production: the bot's tokens come from the stand-in's login endpoint, and the keys that
+    check Teams' tokens from its OpenID metadata."""
     return {
         "TEAMS_APP_ID": teams.app_id,
         "TEAMS_APP_PASSWORD": teams.app_password,
         "TEAMS_TENANT_ID": teams.tenant_id,
         "TEAMS_SERVICE_URL": teams.service_url,
-        "TEAMS_TRUST_LOOPBACK": "true",
+        "TEAMS_LOGIN_ENDPOINT": teams.login_endpoint,
+        "TEAMS_OPENID_METADATA_URL": teams.openid_metadata_url,
         "TEAMS_REQUESTS_PER_SECOND": str(45 * scale),
         "TEAMS_CONVERSATION_REQUESTS_PER_SECOND": str(0.5 * scale),
     }

@@ -22,15 +22,10 @@ import time
 from collections import OrderedDict
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlparse
 
 import httpx
 from microsoft_teams.api import Account, ApiClient, MessageActivityInput
-from microsoft_teams.api.auth.credentials import ClientCredentials
 from microsoft_teams.api.clients.conversation.params import CreateConversationParams
-from microsoft_teams.apps.auth.token_validator import InboundActivityTokenValidator
-from microsoft_teams.apps.token_manager import TokenManager
-from microsoft_teams.apps.token_provider import AppTokenProvider
 from microsoft_teams.cards import AdaptiveCard
 
 from bot.clock import Clock
@@ -56,6 +51,7 @@ from bot.pacing import Budget
 from bot.platform import StatusReport
 from bot.store import Store
 from bot.teams import cards
+from bot.teams.auth import AppTokens, InboundAuth, TokenError, cloud_of
 
 log = logging.getLogger(__name__)
 
@@ -82,16 +78,19 @@ class TeamsPlatform:
         self._conversations: OrderedDict[str, Budget] = OrderedDict()
         self._lock = threading.Lock()
         self._clients: dict[str, ApiClient] = {}
-        self._token_provider = AppTokenProvider(
-            TokenManager(
-                credentials=ClientCredentials(
-                    client_id=settings.teams_app_id,
-                    client_secret=settings.teams_app_password,
-                    tenant_id=settings.teams_tenant_id,
-                )
-            )
+        self.cloud = cloud_of(settings)
+        # Our own client-credentials fetch, not MSAL (see bot.teams.auth), so that an
+        # overridden login endpoint works; every Bot Connector call carries its token.
+        self.tokens = AppTokens(
+            cloud=self.cloud,
+            tenant_id=settings.teams_tenant_id,
+            client_id=settings.teams_app_id,
+            client_secret=settings.teams_app_password,
         )
-        self._validator = InboundActivityTokenValidator(settings.teams_app_id)
+        # Checks requests from Teams in the web server's threads, never on the SDK's loop.
+        self.inbound = InboundAuth(
+            app_id=settings.teams_app_id, tenant_id=settings.teams_tenant_id, cloud=self.cloud
+        )
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="teams-sdk", daemon=True
@@ -109,17 +108,14 @@ class TeamsPlatform:
             timeout or self.timeout * 2
         )
 
-    def _trusted_loopback(self, service_url: str) -> bool:
-        host = urlparse(service_url).hostname or ""
-        return self.settings.teams_trust_loopback and host in ("127.0.0.1", "localhost", "::1")
-
     def client(self, service_url: str) -> ApiClient:
-        """One SDK client per Bot Connector URL (they differ by region)."""
+        """One SDK client per Bot Connector URL (they differ by region). A URL is only
+        ever TEAMS_SERVICE_URL or one that arrived in an authenticated, admitted activity
+        (the listeners store nothing else), so the token goes only to the Bot Connector."""
         with self._lock:
             client = self._clients.get(service_url)
             if client is None:
-                provider = None if self._trusted_loopback(service_url) else self._token_provider
-                client = ApiClient(service_url, token_provider=provider)
+                client = ApiClient(service_url, cloud=self.cloud, token_provider=self.tokens)
                 self._clients[service_url] = client
             return client
 
@@ -150,6 +146,9 @@ class TeamsPlatform:
             return self._outcome_of_status(exc.response, budget)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
             return Retry(0, f"connection failed ({type(exc).__name__})")
+        except TokenError as exc:
+            log.warning("Teams access token unavailable: %s", exc)
+            return Retry(5.0, "no access token")
         except (TimeoutError, httpx.TimeoutException):
             return Unknown("timeout", 2 * self.timeout)
         except (httpx.TransportError, httpx.RemoteProtocolError) as exc:
@@ -327,15 +326,6 @@ class TeamsPlatform:
         if not isinstance(outcome, Sent):
             log.info("reply to %s not sent: %s", person_id, outcome)
         return outcome
-
-    def token_valid(self, token: str, service_url: str | None) -> bool:
-        """A Bot Connector JWT: signature, issuer, audience and serviceUrl claim, by the SDK."""
-        try:
-            self._run(self._validator.validate_token(token, service_url))
-            return True
-        except Exception as exc:  # any failure to validate is a refusal
-            log.warning("Teams request refused: %s", exc)
-            return False
 
     # ------------------------------------------------------------ directory and audiences
 

@@ -229,7 +229,7 @@ def test_faults_429_503_nothing_doubled_nothing_lost(teams, teams_bot):
 def test_unauthenticated_teams_requests_are_refused_when_auth_is_on(tmp_path):
     teams = StandInTeams(generate_teams_directory(people=3, seed=2), auth=True)
     teams.start()
-    bot = start_teams_bot(teams, tmp_path / "errata.db", TEAMS_TRUST_LOOPBACK="false")
+    bot = start_teams_bot(teams, tmp_path / "errata.db")
     try:
         person = teams.directory.people[0]
         unsigned = {
