@@ -207,11 +207,17 @@ def _posted_checkpoints(store) -> tuple[list, list[str]]:
 
 
 def _backup(args) -> int:
+    from bot.audit import key_file_for
+
     store = _store()
     if store is None:
         return 1
     store.backup(args.path)
     print(f"backed up {store.path} to {args.path}")
+    print(
+        "The audit key is not in the copy: keep AUDIT_KEY, or the key file"
+        f" {key_file_for(store.path)}, backed up separately."
+    )
     return 0
 
 

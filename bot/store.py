@@ -549,10 +549,22 @@ class Store:
                 entry_id, _, digest = head["value"].partition(":")
                 recorded = (int(entry_id), digest)
             rows = list(db.query("SELECT * FROM audit ORDER BY id"))
+            keyed_before = [
+                r["id"]
+                for r in rows
+                if r["action"] in ("audit chain keyed", "audit checkpoint posted")
+            ]
             if rows and audit.verify(rows, key, recorded).ok:
                 rows = []  # already under this key (its scheme was not recorded): nothing to redo
             elif rows:
                 verdict = audit.verify(rows, None, recorded)
+                if keyed_before:  # its scheme mark was removed: never re-key what was keyed
+                    log.error(
+                        "audit chain NOT re-keyed: it was keyed before (entry %d) but no longer"
+                        " verifies under this key; `audit verify` reports it",
+                        keyed_before[0],
+                    )
+                    return None
                 if not verdict.ok:
                     log.error(
                         "audit chain NOT keyed: the chain from before the key is broken (%s);"

@@ -194,6 +194,24 @@ def test_a_broken_pre_key_chain_is_never_blessed(tmp_path, clock, caplog):
     store.close()
 
 
+def test_a_keyed_chain_stripped_of_its_scheme_mark_is_not_re_keyed(keyed, clock, caplog):
+    """Someone without the key re-hashes the log with plain SHA-256 and removes the mark
+    that says it was keyed, hoping the next start blesses it: it does not."""
+    count, digest = keyed.audit_head()
+    keyed.record_audit_checkpoint(
+        "CAUDIT", "1700000000.000100", count, digest, "first", clock.now()
+    )
+    _make_pre_key(keyed, break_entry=None)
+    keyed.close()
+    store = Store(keyed.path, audit_key=KEY)
+    with caplog.at_level(logging.ERROR, logger="bot.store"):
+        store.migrate()
+    assert "NOT re-keyed" in caplog.text
+    assert store.audit_scheme() is None and not store.verify_audit().ok
+    assert "audit chain keyed" not in [e["action"] for e in store.audit_entries()]
+    store.close()
+
+
 # ---------------------------------------------------------------- the key file
 
 
