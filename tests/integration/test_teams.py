@@ -419,3 +419,52 @@ def test_teams_reminders_and_the_report_link(teams, tmp_path):
             assert exc.code == 403
     finally:
         bot.stop()
+
+
+def test_a_retraction_is_applied_within_a_second_while_one_person_floods_the_bot(teams, tmp_path):
+    """Replies wait on each chat's pace (Teams allows 1,800 an hour); a retraction must not
+    wait behind them. One employee sends 40 messages while comms staff retract a memo."""
+    import threading
+    import time
+
+    people = teams.directory.people[:8]
+    comms, flooder = people[0], people[7]
+    bot = start_teams_bot(
+        teams,
+        tmp_path / "errata.db",
+        COMMS_STAFF=aad(comms),
+        # Teams' real per-chat pace (not scaled): a reply queue builds up at once.
+        TEAMS_CONVERSATION_REQUESTS_PER_SECOND="0.5",
+    )
+    try:
+        install_everyone(teams, people)
+        compose(teams, comms, {"People": [aad(p) for p in people[1:7]]})
+        wait_for(lambda: bot.store.memo(1) and bot.store.memo(1).state == "sent", what="fan-out")
+        offer = answer_to(teams, comms, "retract M-1 Sent in error", "Retract ")
+        teams.open_dialog(comms, offer, next(b for b in offer.buttons() if b.startswith("Retract")))
+        sent = []
+
+        def flood():
+            for _ in range(5):
+                sent.append(teams.message(flooder, "help").status)
+
+        threads = [threading.Thread(target=flood) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        wait_for(lambda: len(sent) >= 30, what="30 messages from one person")
+        started = time.monotonic()
+        teams.submit_dialog(comms, {"Corrected instructions": "Keep the app."})
+        wait_for(lambda: bot.store.retraction(1) and bot.store.retraction(1).applied, timeout=60)
+        delay = time.monotonic() - started
+        for thread in threads:
+            thread.join()
+        print(f"retraction applied {delay:.3f}s after the submit, during a flood of {len(sent)}")
+        assert delay < 1.0, delay
+        assert set(sent) == {200}
+        # The flooder's answers were capped (a couple waiting at a time), not 40 queued ones.
+        wait_for(lambda: not bot.core._pending_replies, what="replies to drain")
+        answered = len([m for m in teams.chat(flooder) if "Errata" in m.content()])
+        print(f"the flooder got {answered} answers to {len(sent)} messages")
+        assert answered < 20, answered
+    finally:
+        bot.stop()
