@@ -6,7 +6,6 @@ This is the only place that reads `.env`.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from pathlib import Path
@@ -236,9 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingError as exc:
         print(f"errata: cannot start: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from bot import logs
+
+    logs.configure(settings.log_level)
     from bot.app import Bot
     from bot.audit import AuditKeyError
 

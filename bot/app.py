@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,7 +13,7 @@ from bot import audit, web
 from bot.clock import Clock
 from bot.config import Settings
 from bot.core import Core
-from bot.domain import parse_memo_ref
+from bot.links import ReportLinks
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -29,7 +27,10 @@ def create_app(settings: Settings, core: Core) -> App:
     app = App(
         client=client,
         signing_secret=settings.slack_signing_secret or "",
-        request_verification_enabled=not settings.slack_app_token,
+        # Every HTTP request is verified whenever there is a secret to verify it with (also in
+        # Socket Mode, where bolt skips the check for what arrives over the socket); without
+        # one, /slack/events is not served at all (bot/web.py).
+        request_verification_enabled=bool(settings.slack_signing_secret),
         process_before_response=False,
         # A burst of clicks must never queue behind slow listeners.
         listener_executor=ThreadPoolExecutor(max_workers=32, thread_name_prefix="listener"),
@@ -109,6 +110,8 @@ class Bot:
             checkpoints=checkpoints,
         )
         self.app = create_app(settings, self.core) if self.slack else None
+        # Loaded once: a download must not take a write transaction to read the key.
+        self.links = ReportLinks(self.store.secret("report_links"), settings.public_url)
         self._server = None
         self._thread = None
 
@@ -117,51 +120,9 @@ class Bot:
 
     # ------------------------------------------------------------ Teams requests and report links
 
-    def report_link(self, memo_id: int) -> str | None:
-        if not self.settings.public_url:
-            return None
-        expires = int(self.clock.now().timestamp()) + REPORT_LINK_SECONDS
-        signature = self._report_signature(memo_id, expires)
-        return (
-            f"{self.settings.public_url}reports/M-{memo_id}.csv?expires={expires}&sig={signature}"
-        )
-
-    def _report_signature(self, memo_id: int, expires: int) -> str:
-        key = self.store.secret("report_links")
-        return hmac.new(key, f"{memo_id}:{expires}".encode(), hashlib.sha256).hexdigest()
-
-    def serve_report(self, path: str, query: str, start_response):
-        from urllib.parse import parse_qs
-
-        from bot import reports
-
-        params = parse_qs(query)
-        memo_id = parse_memo_ref(path.removeprefix("/reports/").removesuffix(".csv"))
-        expires = (params.get("expires") or ["0"])[0]
-        signature = (params.get("sig") or [""])[0]
-        valid = (
-            memo_id is not None
-            and expires.isdigit()
-            and int(expires) >= self.clock.now().timestamp()
-            and hmac.compare_digest(signature, self._report_signature(memo_id, int(expires)))
-        )
-        if not valid or self.store.memo(memo_id) is None:
-            body = b"This report link is not valid or has expired."
-            start_response(
-                "403 Forbidden",
-                [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))],
-            )
-            return [body]
-        start_response(
-            "200 OK",
-            [
-                ("Content-Type", "text/csv; charset=utf-8"),
-                ("Content-Disposition", f'attachment; filename="errata-M-{memo_id}-report.csv"'),
-            ],
-        )
-        return (
-            chunk.encode("utf-8") for chunk in reports.csv_chunks(reports.rows(self.store, memo_id))
-        )
+    def report_link(self, memo_id: int, issued_to: str = "") -> str | None:
+        """A signed CSV link for `issued_to` ("platform:id"), valid for an hour."""
+        return self.links.issue(memo_id, issued_to, self.clock.now().timestamp())
 
     # ------------------------------------------------------------ serving
 
@@ -169,11 +130,7 @@ class Bot:
         """Serve HTTP on a thread (tests, demo); returns the root URL."""
         import threading
 
-        from waitress import create_server
-
-        self._server = create_server(
-            web.wsgi_application(self), host=host, port=port, threads=16, ident="errata"
-        )
+        self._server = web.create_server(self, host, port)
         server = self._server
 
         def run() -> None:
@@ -194,16 +151,9 @@ class Bot:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
             SocketModeHandler(self.app, self.settings.slack_app_token).connect()
-        from waitress import serve
-
         log.info("serving on :%d", self.settings.port)
-        serve(
-            web.wsgi_application(self),
-            host="0.0.0.0",
-            port=self.settings.port,
-            threads=16,
-            ident="errata",
-        )
+        self._server = web.create_server(self, "0.0.0.0", self.settings.port)
+        self._server.run()
 
     def stop(self) -> None:
         if self._server is not None:
@@ -213,6 +163,3 @@ class Bot:
         if self.teams is not None:
             self.teams.close()
         self.store.close()
-
-
-REPORT_LINK_SECONDS = 3600

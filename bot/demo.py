@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot import audit, reports
+from bot import audit, logs, reports
 from bot.app import Bot
 from bot.config import load_settings
 from bot.sandbox import StandInSlack, generate_directory
@@ -81,6 +81,7 @@ class Actors:
 
 def run_demo(people: int = 300, seed: int = 7, teams_people: int = 80) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logs.install()
     rng = random.Random(seed)
     workdir = Path(tempfile.mkdtemp(prefix="errata-demo-"))
     slack = StandInSlack(
@@ -190,7 +191,12 @@ def run_demo(people: int = 300, seed: int = 7, teams_people: int = 80) -> int:
         slack.command(comms, "/retract M-1 Sent in error: no app needs deleting")
         _wait(lambda: slack.open_views(comms))
         slack.submit_view(comms, {"Corrected instructions": "Keep the app. No action is needed."})
-        _wait(lambda: store.memo(1).state in ("retracting", "retracted"))
+        # Count once every copy has settled (those on their way when the retraction came
+        # land as delivered, the rest are cancelled): the same figures as the table below.
+        _wait(
+            lambda: store.memo(1).state in ("retracting", "retracted")
+            and store.memo_counts(1).pending == 0
+        )
         counts = store.memo_counts(1)
         _say(
             f"  Retraction recorded: {counts.cancelled} copies cancelled before they went out;"

@@ -472,6 +472,15 @@ class Store:
         with self._write() as db:
             self._audit(db, at, "denied", actor=actor, subject=attempt, detail=detail)
 
+    def record_report_download(
+        self, at: datetime, memo_id: int, issued_to: str, detail: dict
+    ) -> None:
+        """A signed report link was used: who it was issued to, and from where."""
+        with self._write() as db:
+            self._audit(
+                db, at, "report downloaded", actor=issued_to, memo_id=memo_id, detail=detail
+            )
+
     def audit_entries(self, after_id: int = 0, batch: int = 1000) -> Iterator[dict]:
         """Every audit entry in order, read in batches so memory stays flat."""
         last = after_id

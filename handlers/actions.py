@@ -26,21 +26,42 @@ def _clicked(body) -> tuple[str, int | None]:
     return action.get("action_id", ""), int(value) if is_id else None
 
 
-def _record(ack, body, respond, record, refusals):
+def _record(ack, body, client, respond, record, refusals):
     """Acknowledge the request, record the click; on refusal tell the clicker privately."""
     ack()
     action_id, item_id = _clicked(body)
-    click = record(item_id, body["user"]["id"], SLACK) if item_id else None
+    user = body["user"]["id"]
+    click = record(item_id, user, SLACK) if item_id else None
     outcome = click.outcome if click else "unknown"
     if outcome in ("recorded", "already"):
         return action_id, item_id, click
-    respond(replace_original=False, response_type="ephemeral", text=refusals[outcome])
+    _tell(body, client, respond, refusals[outcome])
     return action_id, item_id, None
 
 
-def acknowledge_clicked(ack, body, respond, context):
+def _tell(body, client, respond, text: str) -> None:
+    """A private answer: in place of the click when Slack gave a response_url (messages),
+    otherwise (a click from a view, which has none) as a DM from the bot."""
+    if body.get("response_url"):
+        respond(replace_original=False, response_type="ephemeral", text=text)
+    else:
+        client.chat_postMessage(channel=body["user"]["id"], text=text)
+
+
+def _show(body, respond, text: str, view: list, elsewhere) -> None:
+    """Update the message that was clicked; a click from a view (no response_url)
+    updates the person's DM copy through the platform instead."""
+    if body.get("response_url"):
+        respond(replace_original=True, text=text, blocks=view)
+    else:
+        elsewhere()
+
+
+def acknowledge_clicked(ack, body, client, respond, context):
     core = context["core"]
-    action_id, copy_id, click = _record(ack, body, respond, core.acknowledge, texts.ACK_REFUSED)
+    action_id, copy_id, click = _record(
+        ack, body, client, respond, core.acknowledge, texts.ACK_REFUSED
+    )
     if click is None:
         return
     memo = core.store.memo(click.memo_id)
@@ -51,12 +72,21 @@ def acknowledge_clicked(ack, body, respond, context):
         )
     else:
         text, view = blocks.memo_message(memo, copy_id, acknowledged_at=click.at)
-    respond(replace_original=True, text=text, blocks=view)
+    slack = core.platforms[SLACK]
+    _show(
+        body,
+        respond,
+        text,
+        view,
+        lambda: slack.show_acknowledged(memo, core.store.copy(copy_id), click.at),
+    )
 
 
-def seen_clicked(ack, body, respond, context):
+def seen_clicked(ack, body, client, respond, context):
     core = context["core"]
-    action_id, notice_id, click = _record(ack, body, respond, core.mark_seen, texts.SEEN_REFUSED)
+    action_id, notice_id, click = _record(
+        ack, body, client, respond, core.mark_seen, texts.SEEN_REFUSED
+    )
     if click is None:
         return
     store = core.store
@@ -78,7 +108,13 @@ def seen_clicked(ack, body, respond, context):
         text, view = blocks.notice_message(
             memo, retraction, notice_id, slack.permalink(copy.channel, copy.ts), seen_at=click.at
         )
-    respond(replace_original=True, text=text, blocks=view)
+    _show(
+        body,
+        respond,
+        text,
+        view,
+        lambda: slack.show_seen(memo, retraction, store.copy(notice.copy_id), notice, click.at),
+    )
 
 
 def acknowledge_in_home(ack, body, client, context):

@@ -12,6 +12,7 @@ from bot import reports
 from bot.core import Refusal
 from bot.domain import memo_label, parse_memo_ref, split_memo_ref
 from bot.slack import blocks, texts
+from handlers.forms import open_form
 
 SLACK = "slack"
 log = logging.getLogger(__name__)
@@ -22,7 +23,7 @@ def register(app: App) -> None:
     app.command("/retract")(retract_command)
 
 
-def memo_command(ack, body, client, context):
+def memo_command(ack, body, client, respond, context):
     core = context["core"]
     user = body["user_id"]
     verb, _, rest = (body.get("text") or "").strip().partition(" ")
@@ -34,9 +35,11 @@ def memo_command(ack, body, client, context):
             return
         ack()
         teams = core.store.groups("teams") if "teams" in core.platforms else None
-        client.views_open(
-            trigger_id=body["trigger_id"],
-            view=blocks.compose_modal(core.store.groups(SLACK), teams),
+        open_form(
+            client,
+            respond,
+            body.get("trigger_id"),
+            blocks.compose_modal(core.store.groups(SLACK), teams),
         )
     elif verb == "help":
         ack(texts.help_text(core.role(SLACK, user)))
@@ -115,7 +118,7 @@ def _report(ack, core, client, user, text):
         os.unlink(path)
 
 
-def retract_command(ack, body, client, context):
+def retract_command(ack, body, client, respond, context):
     core = context["core"]
     user = body["user_id"]
     if not core.may_send(SLACK, user):
@@ -133,13 +136,13 @@ def retract_command(ack, body, client, context):
             ack("There is no memo to retract.")
             return
         ack()
-        client.views_open(trigger_id=body["trigger_id"], view=blocks.retract_modal(None, choices))
+        open_form(client, respond, body.get("trigger_id"), blocks.retract_modal(None, choices))
         return
     found = core.memo_to_retract(memo_id)
     if isinstance(found, Refusal):
         ack(found.message)
         return
     ack()
-    client.views_open(
-        trigger_id=body["trigger_id"], view=blocks.retract_modal(found, [], reason=reason)
+    open_form(
+        client, respond, body.get("trigger_id"), blocks.retract_modal(found, [], reason=reason)
     )

@@ -6,6 +6,7 @@ from slack_bolt import App
 
 from bot.core import Refusal
 from bot.slack import blocks, texts
+from handlers.forms import open_form
 
 SLACK = "slack"
 
@@ -35,4 +36,4 @@ def retract_shortcut(ack, body, client, respond, context):
     if isinstance(found, Refusal):
         respond(response_type="ephemeral", text=found.message)
         return
-    client.views_open(trigger_id=body["trigger_id"], view=blocks.retract_modal(found, []))
+    open_form(client, respond, body.get("trigger_id"), blocks.retract_modal(found, []))

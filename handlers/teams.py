@@ -47,7 +47,7 @@ class TeamsListeners:
     def __init__(self, core: Core, teams: TeamsPlatform, report_link=None):
         self.core = core
         self.teams = teams
-        self.report_link = report_link  # memo_id -> URL of a signed, expiring CSV link
+        self.report_link = report_link  # (memo_id, "platform:id") -> signed, expiring CSV link
 
     # ------------------------------------------------------------ dispatch
 
@@ -288,7 +288,7 @@ class TeamsListeners:
         from bot import reports
 
         summary = reports.summary(self.core.store, memo.id)
-        link = self.report_link(memo.id) if self.report_link else None
+        link = self.report_link(memo.id, f"{TEAMS}:{person}") if self.report_link else None
         lines = summary.lines()
         lines.append(
             f"[Download the CSV report]({link}) (the link works for an hour)."

@@ -18,8 +18,16 @@ def register(app: App) -> None:
     app.view(blocks.RETRACT)(retract_submitted)
 
 
+def _values(view: dict) -> dict:
+    """The form's values; Slack documents `state.values`, but a view can arrive without."""
+    values = (view.get("state") or {}).get("values")
+    return values if isinstance(values, dict) else {}
+
+
 def _field(values: dict, block_id: str) -> dict:
-    return (values.get(block_id) or {}).get(block_id) or {}
+    block = values.get(block_id)
+    field = block.get(block_id) if isinstance(block, dict) else None
+    return field if isinstance(field, dict) else {}
 
 
 def compose_submitted(ack, body, view, context):
@@ -29,7 +37,7 @@ def compose_submitted(ack, body, view, context):
         core.deny(SLACK, user, "compose memo")
         ack(response_action="errors", errors={blocks.TITLE: texts.NOT_COMMS_STAFF})
         return
-    values = view["state"]["values"]
+    values = _values(view)
     title = _field(values, blocks.TITLE).get("value") or ""
     body_text = _field(values, blocks.MESSAGE).get("value") or ""
     stamp = _field(values, blocks.DEADLINE).get("selected_date_time")
@@ -76,7 +84,7 @@ def compose_submitted(ack, body, view, context):
 def retract_submitted(ack, body, view, client, context):
     core = context["core"]
     user = body["user"]["id"]
-    values = view["state"]["values"]
+    values = _values(view)
     if not core.may_send(SLACK, user):
         core.deny(SLACK, user, "retract memo", memo=view.get("private_metadata"))
         ack(response_action="errors", errors={blocks.REASON: texts.NOT_COMMS_STAFF_RETRACT})

@@ -180,8 +180,15 @@ class Actor:
             raise LookupError(f"message {message.ts} in {message.channel} was deleted")
         return msg
 
-    def click(self, user_id: str, message: Message, button_text: str) -> Reply:
+    def click(
+        self, user_id: str, message: Message, button_text: str, *, from_view: bool = False
+    ) -> Reply:
         """Click the button labelled ``button_text`` in ``message``.
+
+        ``from_view=True`` sends the same action the way Slack sends a click in a
+        view (a modal or the App Home showing those blocks): ``container`` of type
+        ``view``, no ``channel``, no ``message`` and no ``response_url`` (Slack's
+        block_actions payload reference; bolt-python's `respond` is unavailable then).
 
         ``message`` is the version the person sees: a snapshot taken before an
         edit still has its buttons (a stale screen), and the payload carries
@@ -228,6 +235,10 @@ class Actor:
         payload["state"] = {"values": {}}
         payload["response_url"] = self.hook_url(hook)
         payload["actions"] = [_action(btn, self.action_ts())]
+        if from_view:
+            for name in ("channel", "message", "response_url"):
+                payload.pop(name, None)
+            payload["container"] = {"type": "view", "view_id": self.ws.make_id("V")}
         return self._send_payload(payload)
 
     def click_view(
@@ -289,9 +300,18 @@ class Actor:
 
     # ------------------------------------------------------------------ views
     def submit_view(
-        self, user_id: str, values: dict[str, Any], view_id: str | None = None, *, wait: float = 3.0
+        self,
+        user_id: str,
+        values: dict[str, Any],
+        view_id: str | None = None,
+        *,
+        wait: float = 3.0,
+        without_values: bool = False,
     ) -> Reply:
-        """Fill the user's top modal (or ``view_id``) by input label and submit it."""
+        """Fill the user's top modal (or ``view_id``) by input label and submit it.
+
+        ``without_values=True`` submits ``"state": {}``, a shape Slack sends (bolt-python's
+        tests/scenario_tests/test_view_submission.py, ``response_url_payload_body``)."""
         if view_id is None:
             try:
                 view_id = self.ws.wait_for(lambda: _top_id(self.ws, user_id), timeout=wait)
@@ -302,12 +322,12 @@ class Actor:
             if rec is None or rec.kind != "modal":
                 raise LookupError(f"no modal {view_id}")
             view = copy.deepcopy(rec.view)
-        view["state"] = blockkit.build_state(view, values)
+        view["state"] = {} if without_values else blockkit.build_state(view, values)
         labels = blockkit.view_labels(view)
         response_urls = []
         for b in blockkit.input_blocks(view):
             el = b.get("element") or {}
-            if el.get("response_url_enabled"):
+            if el.get("response_url_enabled") and not without_values:
                 entry = view["state"]["values"][b["block_id"]][el.get("action_id")]
                 chan = entry.get("selected_conversation") or entry.get("selected_channel")
                 if chan:

@@ -367,15 +367,25 @@ class StandInSlack(LoopbackServer):
         return self.actor.command(user_id, command, text, channel_id)
 
     def submit_view(
-        self, user_id: str, values: dict[str, Any], view_id: str | None = None, *, wait: float = 3.0
+        self,
+        user_id: str,
+        values: dict[str, Any],
+        view_id: str | None = None,
+        *,
+        wait: float = 3.0,
+        without_values: bool = False,
     ) -> Reply:
-        return self.actor.submit_view(user_id, values, view_id, wait=wait)
+        return self.actor.submit_view(
+            user_id, values, view_id, wait=wait, without_values=without_values
+        )
 
     def close_view(self, user_id: str, view_id: str | None = None) -> Reply | None:
         return self.actor.close_view(user_id, view_id)
 
-    def click(self, user_id: str, message: Message, button_text: str) -> Reply:
-        return self.actor.click(user_id, message, button_text)
+    def click(
+        self, user_id: str, message: Message, button_text: str, *, from_view: bool = False
+    ) -> Reply:
+        return self.actor.click(user_id, message, button_text, from_view=from_view)
 
     def click_home(self, user_id: str, button_text: str) -> Reply:
         return self.actor.click_view(user_id, button_text, home=True)

@@ -9,6 +9,7 @@ NOT_COMMS_STAFF_RETRACT = (
     "Only comms staff can retract memos. If a memo looks wrong, tell your communications team."
 )
 NOT_OVERSEER = "Only comms staff and auditors can see that."
+FORM_NOT_OPENED = "Slack did not open the form in time, please try again."
 BAD_MEMO_REF = "`{text}` is not a memo ID. Memo IDs look like `M-7` (or just `7`)."
 
 ACK_REFUSED = {

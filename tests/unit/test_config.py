@@ -40,12 +40,40 @@ def test_defaults():
         ("ESCALATION_CHANNEL", "#general"),
         ("DEFAULT_TIMEZONE", "Mars/Olympus"),
         ("SEND_CONCURRENCY", "0"),
+        ("PUBLIC_URL", "http://errata.example.com/"),
+        ("PUBLIC_URL", "errata.example.com"),
+        ("MAX_REQUEST_BYTES", "lots"),
+        ("MAX_REQUEST_BYTES", "2GB"),
+        ("MAX_REQUEST_BYTES", "10"),
+        ("TEAMS_CLOUD", "Azure"),
+        ("TEAMS_LOGIN_ENDPOINT", "http://login.example.com"),
+        ("TEAMS_OPENID_METADATA_URL", "http://10.0.0.1/v1/.well-known/openidconfiguration"),
+        ("TEAMS_TOKEN_ISSUER", "api.botframework.com"),
+        ("AUDIT_KEY", "short"),
+        ("AUDIT_CHECKPOINT_CHANNEL", "#audit"),
     ],
 )
 def test_malformed_settings_are_named(name, value):
     with pytest.raises(SettingError) as caught:
         load_settings({**GOOD, name: value})
     assert caught.value.name == name
+
+
+def test_security_settings_parse():
+    settings = load_settings(
+        {
+            **GOOD,
+            "MAX_REQUEST_BYTES": "512KB",
+            "PUBLIC_URL": "https://errata.example.com",
+            "TEAMS_CLOUD": "usgov",
+            "TEAMS_LOGIN_ENDPOINT": "http://127.0.0.1:4000/",
+        }
+    )
+    assert settings.max_request_bytes == 512 * 1024
+    assert settings.public_url == "https://errata.example.com/"
+    assert settings.teams_cloud == "USGov"
+    assert settings.teams_login_endpoint == "http://127.0.0.1:4000"  # loopback: a stand-in
+    assert load_settings(GOOD).max_request_bytes == 1024 * 1024
 
 
 def test_missing_token_is_named():

@@ -20,9 +20,15 @@ def test_every_setting_is_in_env_example_and_readme(setting):
 
 
 def test_readme_starts_with_the_demo_and_test_commands():
-    lines = [line for line in (ROOT / "README.md").read_text().splitlines() if line.strip()]
-    assert lines[1].endswith("python -m bot demo")
-    assert lines[2].endswith("python -m pytest")
+    """A title, one sentence of what Errata is, then the demo and the test commands."""
+    text = (ROOT / "README.md").read_text()
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert lines[0] == "# Errata"
+    commands = [line for line in lines if line.startswith("python3 -m venv")]
+    assert lines.index(commands[0]) == lines.index("```sh") + 1 < 6
+    assert commands[0].endswith("python -m bot demo")
+    assert commands[1].endswith("python -m pytest")
+    assert text.index("```sh") < text.index("\n## ")
 
 
 def _commands(parser, prefix=()):
