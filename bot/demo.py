@@ -194,8 +194,10 @@ def run_demo(people: int = 300, seed: int = 7, teams_people: int = 80) -> int:
         # Count once every copy has settled (those on their way when the retraction came
         # land as delivered, the rest are cancelled): the same figures as the table below.
         _wait(
-            lambda: store.memo(1).state in ("retracting", "retracted")
-            and store.memo_counts(1).pending == 0
+            lambda: (
+                store.memo(1).state in ("retracting", "retracted")
+                and store.memo_counts(1).pending == 0
+            )
         )
         counts = store.memo_counts(1)
         _say(
