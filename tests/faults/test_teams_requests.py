@@ -376,3 +376,45 @@ def test_an_acknowledge_delivered_twice_is_recorded_once(story):
     assert everything(teams, bot, db, people)[0] == after_first[0]
     entries = [e for e in bot.store.audit_for_memo(1) if e["action"] == "acknowledged"]
     assert [e["subject"] for e in entries].count(f"teams:{person.aad_object_id}") == 1
+
+
+@pytest.mark.faults
+def test_a_slow_key_fetch_blocks_no_other_request(story):
+    """An unknown kid makes the bot refetch the keys; while that fetch hangs, requests
+    signed with a known key are answered at once (no lock, not on the SDK's loop)."""
+    import threading
+
+    teams, bot, db, comms, people, figures = story
+    keys = bot.teams.inbound.keys
+    real_fetch = keys._fetch
+    release = threading.Event()
+    fetching = threading.Event()
+
+    def slow_fetch():
+        fetching.set()
+        release.wait(10)
+        return real_fetch()
+
+    keys._fetch = slow_fetch
+    keys._tried_at = float("-inf")
+    refused = {}
+    unknown = threading.Thread(
+        target=lambda: refused.setdefault(
+            "status",
+            send(teams, activity(teams, comms, "help"), teams.channel_token(foreign=True)).status,
+        )
+    )
+    try:
+        unknown.start()
+        assert fetching.wait(5), "the unknown kid did not refetch the keys"
+        started = time.monotonic()
+        reply = send(teams, activity(teams, people[5], "help"), None)
+        elapsed = time.monotonic() - started
+        assert reply.status == 200
+        assert elapsed < 1.0, elapsed
+    finally:
+        release.set()
+        unknown.join(15)
+        keys._fetch = real_fetch
+    assert refused["status"] == 401
+    figures["answer_during_slow_key_fetch_seconds"] = round(elapsed, 3)
