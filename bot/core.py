@@ -171,12 +171,28 @@ class Core:
     def _listed(self, platform: str, user_id: str, principals: frozenset[str]) -> bool:
         if user_id in principals or user_id.lower() in principals:
             return True
-        if any("@" in p for p in principals):
-            email = ((self.store.person(platform, user_id) or {}).get("email") or "").lower()
-            if email and email in principals:
-                return True
+        if any("@" in p for p in principals) and self._email(platform, user_id) in principals:
+            return True
         groups = [p for p in principals if p.startswith("S")]
         return any(user_id in self._group_members(platform, g) for g in groups)
+
+    def _email(self, platform: str, user_id: str) -> str:
+        """The person's email as the directory has it; someone not known yet (joined since
+        the last refresh) is looked up once per GROUP_CACHE_SECONDS."""
+        email = ((self.store.person(platform, user_id) or {}).get("email") or "").lower()
+        if email:
+            return email
+        key = (platform, f"person:{user_id}")
+        with self._group_lock:
+            cached = self._group_cache.get(key)
+            if cached and time.monotonic() - cached[0] < GROUP_CACHE_SECONDS:
+                return ""
+            self._group_cache[key] = (time.monotonic(), frozenset())
+        try:
+            self.platforms[platform].look_up_person(user_id)
+        except Exception as exc:  # a failed look-up grants nothing
+            log.warning("could not look up %s on %s: %s", user_id, platform, exc)
+        return ((self.store.person(platform, user_id) or {}).get("email") or "").lower()
 
     def _group_members(self, platform: str, group_id: str) -> frozenset[str]:
         key = (platform, group_id)

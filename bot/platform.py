@@ -96,3 +96,7 @@ class Platform(Protocol):
     def refresh_directory(self) -> int:
         """Reload the people directory into the store; returns how many people."""
         ...
+
+    def look_up_person(self, person_id: str) -> None:
+        """Fetch one person's name and email into the store (between directory refreshes)."""
+        ...

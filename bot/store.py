@@ -684,6 +684,11 @@ class Store:
             )
         return count
 
+    def update_person(self, platform: str, person: dict, at: datetime) -> None:
+        """One person as the platform shows them now (a look-up between directory refreshes)."""
+        with self._write() as db:
+            self._upsert_people(db, [{**person, "platform": platform, "updated_at": to_text(at)}])
+
     def _upsert_people(self, db: sqlite_utils.Database, rows: list[dict]) -> None:
         if not rows:
             return

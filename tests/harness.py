@@ -32,13 +32,22 @@ def wait_for(condition: Callable[[], object], timeout: float = 30.0, what: str =
         delay = min(0.2, delay * 1.5)
 
 
+def manifest_scopes() -> str:
+    """The bot scopes manifest.yml asks for: the stand-in grants exactly these, so a
+    feature that needs a scope the manifest lacks fails in the tests."""
+    import yaml
+
+    manifest = yaml.safe_load((Path(__file__).resolve().parents[1] / "manifest.yml").read_text())
+    return ",".join(manifest["oauth_config"]["scopes"]["bot"])
+
+
 def stand_in(people: int = 500, seed: int = 3, scale: float = SCALE, **kwargs) -> StandInSlack:
     slack = StandInSlack(
         generate_directory(people=people, seed=seed),
         signing_secret=SECRET,
         bot_token=TOKEN,
         time_scale=scale,
-        **kwargs,
+        **{"scopes": manifest_scopes(), **kwargs},
     )
     slack.start()
     return slack

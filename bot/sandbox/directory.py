@@ -142,7 +142,7 @@ class Person:
     def avatar_hash(self) -> str:
         return "g" + format(zlib.crc32(self.id.encode()) * 2654435761 % (16**11), "011x")
 
-    def to_slack(self) -> dict[str, Any]:
+    def to_slack(self, with_email: bool = True) -> dict[str, Any]:
         """The member object exactly as users.list / users.info give it."""
         images = {
             f"image_{size}": (
@@ -165,7 +165,8 @@ class Person:
             "status_expiration": 0,
             "avatar_hash": self.avatar_hash,
         }
-        if self.email and not self.is_bot:
+        if self.email and not self.is_bot and with_email:
+            # Slack includes profile.email only for tokens with users:read.email.
             profile["email"] = self.email
         profile["first_name"] = self.first_name
         profile["last_name"] = self.last_name

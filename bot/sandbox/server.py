@@ -54,6 +54,7 @@ class StandInSlack(LoopbackServer):
         host: str = "127.0.0.1",
         port: int = 0,
         keep_calls: bool = True,
+        scopes: str = OAUTH_SCOPES,
     ):
         super().__init__(host, port)
         self.directory = directory if directory is not None else generate_directory(seed=seed)
@@ -75,7 +76,9 @@ class StandInSlack(LoopbackServer):
         self.recorder = Recorder(keep_calls=keep_calls)
         self.api = WebAPI(self.workspace, self.directory, self.faults, lambda: self.url)
         self.actor = Actor(self)
-        self._headers = {"X-OAuth-Scopes": OAUTH_SCOPES, "X-Accepted-OAuth-Scopes": ""}
+        # The bot token's scopes (tests pass the manifest's): what Slack shows depends on them.
+        self.api.scopes = frozenset(scope.strip() for scope in scopes.split(",") if scope.strip())
+        self._headers = {"X-OAuth-Scopes": scopes, "X-Accepted-OAuth-Scopes": ""}
 
     # ------------------------------------------------------------------ URLs
     @property

@@ -181,6 +181,7 @@ class WebAPI:
         self.faults = faults
         self.root_url = root_url
         self.ids = blockkit.IdSource(seed=len(directory.team_id) * 31 + 7)
+        self.scopes: frozenset[str] = frozenset()  # the token's scopes (set by the server)
 
     # -------------------------------------------------------------- dispatch
     def has(self, method: str) -> bool:
@@ -310,7 +311,7 @@ class WebAPI:
         chunk, next_cursor = page(self.dir.people, args, "user", max_limit=1000)
         return {
             "ok": True,
-            "members": [p.to_slack() for p in chunk],
+            "members": [p.to_slack(self._sees_email) for p in chunk],
             "cache_ts": int(time.time()),
             "response_metadata": {"next_cursor": next_cursor},
         }
@@ -319,13 +320,21 @@ class WebAPI:
         person = self._person(arg_str(args, "user"))
         if person is None:
             raise ApiError("user_not_found")
-        return {"ok": True, "user": person.to_slack()}
+        return {"ok": True, "user": person.to_slack(self._sees_email)}
+
+    @property
+    def _sees_email(self) -> bool:
+        return "users:read.email" in self.scopes
 
     def users_lookup_by_email(self, args: dict) -> dict:
+        if not self._sees_email:
+            raise ApiError(
+                "missing_scope", needed="users:read.email", provided=",".join(sorted(self.scopes))
+            )
         email = (arg_str(args, "email") or "").lower()
         for p in self.dir.people:
             if p.email and p.email.lower() == email and not p.deleted:
-                return {"ok": True, "user": p.to_slack()}
+                return {"ok": True, "user": p.to_slack(self._sees_email)}
         raise ApiError("users_not_found")
 
     # --------------------------------------------------------- conversations

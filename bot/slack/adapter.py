@@ -461,6 +461,13 @@ class SlackPlatform:
             if not cursor:
                 return
 
+    def look_up_person(self, user_id: str) -> None:
+        """Fetch one person's profile (users.info, Tier 4) into the directory: someone
+        who joined since the last refresh, or whose email a role check needs."""
+        result = self.call(self.tier4, "users.info", user=user_id)
+        if isinstance(result, dict) and isinstance(result.get("user"), dict):
+            self.store.update_person(SLACK, _person_row(result["user"]), self.clock.now())
+
     def members_of_group(self, group_id: str) -> list[str]:
         return list(self._paged("usergroups.users.list", "users", self.tier2, usergroup=group_id))
 

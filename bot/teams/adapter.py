@@ -333,6 +333,31 @@ class TeamsPlatform:
         """Teams has no directory a bot may list: people are known as they install the app."""
         return len(self.store.everyone(TEAMS))
 
+    def look_up_person(self, person_id: str) -> None:
+        """The member as Teams shows them in their chat with the bot
+        (GET /v3/conversations/{id}/members/{id}: name, email, userPrincipalName)."""
+        reference = self.reference(person_id)
+        conversation_id = reference.get("conversation_id")
+        if not conversation_id:
+            return  # nowhere to ask yet: the install or their first message will tell
+        client = self.client(self._service_url(reference))
+        member_id = reference.get("user_id") or person_id
+        result = self.call(
+            None, lambda: client.conversations.get_member_by_id(conversation_id, member_id)
+        )
+        if isinstance(result, OUTCOMES):
+            log.info("member %s not looked up: %s", person_id, result)
+            return
+        self.store.remember_person(
+            TEAMS,
+            person_id,
+            name=getattr(result, "name", None) or "",
+            email=getattr(result, "email", None)
+            or getattr(result, "user_principal_name", None)
+            or "",
+            now=self.clock.now(),
+        )
+
     def members_of_group(self, team_id: str) -> list[str]:
         return [person.id for person in self._team_members(team_id)]
 
