@@ -4,7 +4,7 @@
     python bench/audience.py --people 20000 --seconds 10
 
 Part 1, the cost of keeping the directory (the bot's core called directly):
-the stand-in Slack runs in its own process (`python -m bot.sandbox`) with
+the stand-in Slack runs in its own process (`python -m standin.slack`) with
 users.list at Tier 2 (20 calls a minute) `scale` times faster; this process
 builds the bot's Store and SlackPlatform and calls refresh_directory() twice:
 the first load into an empty store, then a background refresh over it (what
@@ -68,14 +68,14 @@ def reset_peak_rss() -> bool:
 
 
 class StandInProcess:
-    """`python -m bot.sandbox` in its own process."""
+    """`python -m standin.slack` in its own process."""
 
     def __init__(self, people: int, scale: float, seed: int = 1):
         self.process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
-                "bot.sandbox",
+                "standin.slack",
                 "--people",
                 str(people),
                 "--time-scale",

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.sandbox.teams import StandInTeams, generate_teams_directory
+from standin.teams import StandInTeams, generate_teams_directory
 from tests.harness import start_teams_bot, wait_for
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 from bot import audit, logs, reports
 from bot.app import Bot
 from bot.config import load_settings
-from bot.sandbox import StandInSlack, generate_directory
-from bot.sandbox.teams import StandInTeams, generate_teams_directory
+from standin.slack import StandInSlack, generate_directory
+from standin.teams import StandInTeams, generate_teams_directory
 
 SCALE = 10.0  # Slack's limits, ten times faster
 SECRET = "demo-signing-secret"

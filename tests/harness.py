@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bot.app import Bot
 from bot.config import load_settings
-from bot.sandbox import StandInSlack, generate_directory
+from standin.slack import StandInSlack, generate_directory
 
 SECRET = "story-signing-secret"
 TOKEN = "xoxb-story-token"
@@ -118,7 +118,7 @@ def view_text(view: dict | None) -> str:
 def stand_in_teams(
     people: int = 200, teams: int = 3, seed: int = 5, scale: float = SCALE, **kwargs
 ):
-    from bot.sandbox.teams import StandInTeams, generate_teams_directory
+    from standin.teams import StandInTeams, generate_teams_directory
 
     stand = StandInTeams(
         generate_teams_directory(people=people, teams=teams, seed=seed, installed=1.0),

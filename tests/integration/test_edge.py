@@ -14,7 +14,7 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from bot.sandbox.acting import Reply
+from standin.slack.acting import Reply
 from tests.harness import SECRET, stand_in, start_bot, wait_for
 
 FORM = "application/x-www-form-urlencoded"

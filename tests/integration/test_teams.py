@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.sandbox.teams import StandInTeams, generate_teams_directory
+from standin.teams import StandInTeams, generate_teams_directory
 from tests.harness import (
     copies_in_dm,
     notices_in_dm,
