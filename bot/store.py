@@ -1587,6 +1587,19 @@ class Store:
                 return Click("not_yours", memo_id=memo_id)
             if memo_state in (MEMO_RETRACTING, MEMO_RETRACTED):
                 return Click("retracted", memo_id=memo_id)
+            if db.execute("SELECT 1 FROM retractions WHERE memo_id = ?", [memo_id]).fetchone():
+                # Asked for and confirmed to the retractor, not applied yet (the sends in
+                # flight are still landing): from that moment nothing is acknowledged.
+                self._audit(
+                    db,
+                    now,
+                    "acknowledgement refused",
+                    actor=user_id,
+                    memo_id=memo_id,
+                    subject=f"{platform}:{user_id}",
+                    detail={"copy_id": copy_id, "why": "the memo is being retracted"},
+                )
+                return Click("retracting", memo_id=memo_id)
             if acked:
                 return Click("already", from_text(acked), memo_id)
             # A click proves the copy arrived, even if its send is not recorded yet.

@@ -17,6 +17,10 @@ ACK_REFUSED = {
         "This memo was retracted, so there is nothing to acknowledge. "
         "Look for the retraction notice in this conversation."
     ),
+    "retracting": (
+        "This memo is being retracted, so nothing was recorded. "
+        "The retraction notice is on its way to this conversation."
+    ),
     "not_yours": "This Acknowledge button belongs to someone else's copy of the memo; nothing was recorded.",
     "closed": "This memo is not waiting for an acknowledgement.",
     "unknown": "That memo could not be found.",

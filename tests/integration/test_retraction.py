@@ -230,3 +230,26 @@ def test_the_status_message_shortcut_opens_the_retract_modal(slack, bot, comms):
     slack.message_shortcut(comms, status, "retract_memo_shortcut")
     view = wait_for(lambda: slack.open_views(comms), what="the modal")[-1]
     assert view["title"]["text"] == "Retract memo" and view["private_metadata"] == "1"
+
+
+def test_an_acknowledge_after_the_retraction_is_confirmed_is_not_recorded(slack, bot, comms):
+    """The retraction is stored and confirmed to the retractor before it is applied (the
+    sends in flight land first): a click in that window is refused, not "You acknowledged"."""
+    people = slack.directory.active_humans()[1:4]
+    deliver(slack, bot, comms, people)
+    requested = bot.core.request_retraction(
+        1, by=comms, platform="slack", reason="Wrong list", corrections=""
+    )
+    assert requested.id == 1 and bot.store.memo(1).state == "sent"  # stored, not yet applied
+    person = people[0]
+    assert slack.click(person, copies_in_dm(slack, person)[0], "Acknowledge").status == 200
+    wait_for(
+        lambda: any("being retracted" in m.content() for m in slack.ephemerals(person)),
+        what="the clicker to be told",
+    )
+    assert bot.store.memo_counts(1).acknowledged == 0
+    assert "You acknowledged" not in copies_in_dm(slack, person)[0].content()
+    refused = [e for e in bot.store.audit_for_memo(1) if e["action"] == "acknowledgement refused"]
+    assert [e["subject"] for e in refused] == [f"slack:{person}"]
+    bot.core.apply_retraction(1)
+    wait_for(lambda: notices_in_dm(slack, person), what="the notice")
