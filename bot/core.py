@@ -249,6 +249,16 @@ class Core:
         self._resolver.submit(self._resolve, memo.id)
         return memo
 
+    def audience_problems(self, audiences: tuple[Audience, ...] | list[Audience]) -> list[str]:
+        """Why a compose form's audience cannot be sent to as it stands (each platform says
+        for its own part); [] when it can."""
+        problems: list[str] = []
+        for audience in audiences:
+            platform = self.platforms.get(audience.platform)
+            if platform is not None and not audience.empty:
+                problems.extend(platform.audience_problems(audience))
+        return problems
+
     def resume_audiences(self) -> None:
         """Memos stored but whose recipients were never added (e.g. a crash): finish them."""
         for memo in self.store.memos_awaiting_recipients():
@@ -271,7 +281,12 @@ class Core:
             except Exception:
                 log.exception("audience of %s could not be resolved yet", memo.label)
                 return  # the sweep tries again; nothing was stored
-        self.store.add_recipients(memo_id, merge_recipients(*found), self.clock.now())
+        recipients = merge_recipients(*found)
+        if not recipients:
+            # The form checks what it can; an audience can still empty out before it is
+            # resolved (a channel left, a group emptied). Never "sent" to nobody silently.
+            log.warning("%s reached nobody: its audience has no one who can receive it", memo.label)
+        self.store.add_recipients(memo_id, recipients, self.clock.now())
         self.outbox.kick()
         self.status.mark(memo_id)
         self.status.flush()

@@ -89,6 +89,12 @@ class Platform(Protocol):
         """Every person the audience names, once each; unreachable ones carry an error."""
         ...
 
+    def audience_problems(self, audience: Audience) -> list[str]:
+        """What in the audience cannot be reached (a channel the bot cannot read, one with
+        nobody in it), in words for the compose form; [] when all is well. Quick: it runs
+        while the platform waits for the form's answer."""
+        ...
+
     def members_of_group(self, group_id: str) -> list[str]:
         """People in a user group (for roles given to a group)."""
         ...

@@ -66,6 +66,11 @@ def compose_submitted(ack, body, view, context):
     errors = compose_errors(
         title=title, body=body_text, audience=audiences, ack_deadline=deadline, now=core.clock.now()
     )
+    if not errors:
+        problems = core.audience_problems(audiences)
+        if problems:
+            field = blocks.CHANNELS if audience.channels else blocks.GROUPS
+            errors = {field: " ".join(problems)[:1900]}
     if errors:
         ack(response_action="errors", errors=errors)
         return

@@ -40,7 +40,7 @@ from bot.domain import (
 )
 from bot.pacing import Budget
 from bot.platform import StatusReport
-from bot.slack import blocks
+from bot.slack import blocks, texts
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -460,6 +460,32 @@ class SlackPlatform:
             cursor = (result.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 return
+
+    def audience_problems(self, audience: Audience) -> list[str]:
+        """Why some of the audience cannot be reached, in words for the compose form.
+
+        A private channel the bot is not in answers `channel_not_found` (the picker
+        offers every channel the *person* is in), and its name cannot be read either,
+        so it is named by its ID. One call per channel, inside Slack's 3 seconds."""
+        problems = []
+        for channel in audience.channels:
+            result = self.call(self.tier4, "conversations.members", channel=channel, limit=200)
+            if isinstance(result, Failed):
+                problems.append(
+                    texts.channel_unreadable(channel)
+                    if result.reason in ("channel_not_found", "not_in_channel")
+                    else texts.channel_unavailable(channel, result.reason)
+                )
+                continue
+            if not isinstance(result, dict):
+                continue  # Slack cannot tell right now: resolution will try again
+            more = (result.get("response_metadata") or {}).get("next_cursor")
+            members = result.get("members") or []
+            if not more and not [r for r in self._people(members, chosen=False) if not r.error]:
+                info = self.call(self.tier3, "conversations.info", channel=channel)
+                name = ((info if isinstance(info, dict) else {}).get("channel") or {}).get("name")
+                problems.append(texts.channel_empty(f"#{name}" if name else f"Channel {channel}"))
+        return problems
 
     def look_up_person(self, user_id: str) -> None:
         """Fetch one person's profile (users.info, Tier 4) into the directory: someone

@@ -548,6 +548,14 @@ def memo_status(memo: Memo, counts: MemoCounts) -> tuple[str, list]:
         section(f"*{state}* · {progress_bar(settled, counts.recipients)}"),
         {"type": "section", "fields": [_mrkdwn(f) for f in fields]},
     ]
+    if memo.state != "sending" and counts.recipients == 0:
+        blocks.insert(
+            2,
+            section(
+                ":warning: *It reached nobody*: its audience had no one who could receive it"
+                " (a channel emptied or left, a group with no members). Nothing was sent."
+            ),
+        )
     if counts.failures:
         reasons = ", ".join(f"`{reason}` {n}" for reason, n in list(counts.failures.items())[:8])
         blocks.append(context(f"Failed by reason: {reasons}"))

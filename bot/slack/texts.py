@@ -61,3 +61,18 @@ def help_text(role: str) -> str:
 
 def unknown_memo_command(verb: str) -> str:
     return f"`/memo {verb}` is not something I know. Try `/memo help`."
+
+
+def channel_unreadable(channel: str) -> str:
+    return (
+        f"Errata cannot see the members of channel {channel}: it is a private channel"
+        " Errata has not been added to. Add @Errata to it, or choose another audience."
+    )
+
+
+def channel_unavailable(channel: str, reason: str) -> str:
+    return f"Errata cannot read the members of channel {channel}: Slack said {reason}."
+
+
+def channel_empty(name: str) -> str:
+    return f"{name} has no members who can receive a memo."

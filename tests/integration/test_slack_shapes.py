@@ -163,3 +163,68 @@ def test_a_refused_click_from_a_view_is_answered_by_dm(slack, bot, people, memo)
     assert not next(
         c for c in bot.store.copies_of(memo.id) if c.recipient_id == owner
     ).acknowledged_at
+
+
+# ---------------------------------------------------------------- audiences that reach nobody
+
+
+def compose(slack, comms, **values):
+    slack.command(comms, "/memo")
+    wait_for(lambda: slack.open_views(comms), what="the compose modal")
+    return slack.submit_view(
+        comms, {"Title": "Delete the chat app", "Message": "By Friday.", **values}
+    )
+
+
+def test_a_private_channel_the_bot_is_not_in_is_refused_in_the_form(slack, bot, people, memo):
+    comms, audience = people
+    secret = slack.directory.add_channel(
+        "secret-project", [comms, *audience], is_private=True, bot_member=False
+    )
+    memos = len(bot.store.recent_memos(50))
+    reply = compose(slack, comms, **{"Members of channels": [secret.id]})
+    assert reply.status == 200
+    error = " ".join(reply.errors.values())
+    assert secret.id in error and "Add @Errata" in error
+    assert len(bot.store.recent_memos(50)) == memos  # nothing stored, nothing sent
+    slack.close_view(comms)
+
+
+def test_a_channel_with_nobody_to_receive_it_is_refused_by_name(slack, bot, people, memo):
+    comms, _ = people
+    bots_only = slack.directory.add_channel("bots-only", [slack.directory.bots()[0]])
+    memos = len(bot.store.recent_memos(50))
+    reply = compose(slack, comms, **{"Members of channels": [bots_only.id]})
+    assert "#bots-only has no members who can receive a memo" in " ".join(reply.errors.values())
+    assert len(bot.store.recent_memos(50)) == memos
+    slack.close_view(comms)
+
+
+def test_an_audience_that_empties_before_it_is_resolved_says_it_reached_nobody(
+    slack, bot, people, memo
+):
+    """The form checks what it can; an audience can still empty out before it is resolved
+    (the last member leaves): the sender is told it reached nobody, never "Sent" quietly."""
+    from bot.domain import Audience
+
+    comms, _ = people
+    emptied = slack.directory.add_channel("emptied", [slack.directory.bots()[0]])
+    sent = bot.core.send_memo(
+        sender_id=comms,
+        platform="slack",
+        title="Nobody will get this",
+        body="Body.",
+        audience=(Audience(channels=(emptied.id,)),),
+        ask_ack=False,
+        ack_deadline=None,
+    )
+    wait_for(lambda: bot.store.memo(sent.id).state == "sent", what="the memo to settle")
+    wait_for(
+        lambda: [
+            m
+            for m in slack.dm(comms)
+            if sent.label in m.content() and "reached nobody" in m.content()
+        ],
+        what="the status message to say it reached nobody",
+    )
+    assert bot.store.memo_counts(sent.id).recipients == 0
