@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.domain import WorkingHours, parse_duration
+from bot.domain import CHANNEL, EMAIL, GROUP, PERSON, Principal, WorkingHours, parse_duration
 
 
 class SettingError(Exception):
@@ -121,19 +121,35 @@ def _timezone(value: str) -> ZoneInfo:
         raise ValueError("must be an IANA time zone such as Europe/Paris") from exc
 
 
-# Slack user IDs (U/W), user-group IDs (S); Teams people by Entra object ID or email.
-_PRINCIPAL = re.compile(
-    r"^([UWS][A-Z0-9]{2,}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-    r"|[^@\s,]+@[^@\s,]+\.[^@\s,]+)$"
-)
+# The settings are where an ID's platform is decided, once: Slack user IDs (U/W) and
+# user-group IDs (S), Teams people by Entra object ID, anyone by email; an explicit
+# "slack:" or "teams:" prefix says it outright.
+_SLACK_PERSON = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_SLACK_GROUP = re.compile(r"^S[A-Z0-9]{2,}$")
+_ENTRA_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_EMAIL = re.compile(r"^[^@\s,:]+@[^@\s,]+\.[^@\s,]+$")
 
 
-def _principals(value: str) -> frozenset[str]:
-    items = [item.strip() for item in value.split(",") if item.strip()]
-    for item in items:
-        if not _PRINCIPAL.match(item):
-            raise ValueError(f"{item!r} is not a Slack user or user-group ID, Entra ID or email")
-    return frozenset(item.lower() if "@" in item else item for item in items)
+def _principal(item: str) -> Principal:
+    platform, _, rest = item.partition(":")
+    if rest and platform in ("slack", "teams"):
+        found = _principal(rest)
+        if found.platform not in ("", platform):
+            raise ValueError(f"{item!r} is not a {platform} ID")
+        return found if found.kind == EMAIL else Principal(platform, found.kind, found.id)
+    if _SLACK_PERSON.match(item):
+        return Principal("slack", PERSON, item)
+    if _SLACK_GROUP.match(item):
+        return Principal("slack", GROUP, item)
+    if _ENTRA_ID.match(item):
+        return Principal("teams", PERSON, item.lower())
+    if _EMAIL.match(item):
+        return Principal("", EMAIL, item.lower())
+    raise ValueError(f"{item!r} is not a Slack user or user-group ID, Entra ID or email")
+
+
+def _principals(value: str) -> frozenset[Principal]:
+    return frozenset(_principal(item.strip()) for item in value.split(",") if item.strip())
 
 
 def _byte_size(value: str) -> int:
@@ -177,6 +193,11 @@ def _channel(value: str) -> str:
     return value
 
 
+def _slack_channel(value: str) -> Principal | None:
+    """A Slack channel, as a principal (escalations go to it like to a person)."""
+    return Principal("slack", CHANNEL, _channel(value)) if value else None
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "SLACK_BOT_TOKEN",
@@ -215,7 +236,10 @@ SETTINGS: tuple[Setting, ...] = (
         _principals,
     ),
     Setting(
-        "ESCALATION_CHANNEL", "", "Channel ID that also receives escalations (optional)", _channel
+        "ESCALATION_CHANNEL",
+        "",
+        "Slack channel ID that also receives escalations (optional)",
+        _slack_channel,
     ),
     Setting(
         "RETRACTION_REMIND_AFTER",
@@ -356,9 +380,9 @@ class Settings:
     slack_api_url: str
     database_path: str
     port: int
-    comms_staff: frozenset[str]
-    auditors: frozenset[str]
-    escalation_channel: str
+    comms_staff: frozenset[Principal]
+    auditors: frozenset[Principal]
+    escalation_channel: Principal | None
     retraction_remind_after: timedelta
     remind_every: timedelta
     max_reminders: int

@@ -19,10 +19,13 @@ from bot.audit import Checkpoints
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain import (
+    EMAIL,
+    GROUP,
     MEMO_RETRACTED,
     MEMO_RETRACTING,
     Audience,
     Memo,
+    Principal,
     Retraction,
     memo_label,
     merge_recipients,
@@ -168,12 +171,16 @@ class Core:
             return AUDITOR
         return EMPLOYEE
 
-    def _listed(self, platform: str, user_id: str, principals: frozenset[str]) -> bool:
-        if user_id in principals or user_id.lower() in principals:
+    def _listed(self, platform: str, user_id: str, principals: frozenset[Principal]) -> bool:
+        """Whether the person is one of `principals`: named, by email, or in a group of
+        their own platform (a Teams person is never looked up in a Slack group)."""
+        if any(p.names(platform, user_id) for p in principals):
             return True
-        if any("@" in p for p in principals) and self._email(platform, user_id) in principals:
-            return True
-        groups = [p for p in principals if p.startswith("S")]
+        if any(p.kind == EMAIL for p in principals):
+            email = self._email(platform, user_id)
+            if any(p.names(platform, user_id, email) for p in principals):
+                return True
+        groups = [p.id for p in principals if p.kind == GROUP and p.platform == platform]
         return any(user_id in self._group_members(platform, g) for g in groups)
 
     def _email(self, platform: str, user_id: str) -> str:
@@ -302,17 +309,26 @@ class Core:
     def memo_to_retract(self, ref: int | None) -> Memo | Refusal:
         """The memo a retraction names, or why it cannot be retracted."""
         if ref is None:
-            return Refusal("Name the memo to retract, e.g. `/retract M-7 the reason`.")
+            return Refusal("Name the memo to retract, e.g. M-7.")
         memo = self.store.memo(ref)
         if memo is None:
             return Refusal(f"There is no memo {memo_label(ref)}.")
         retraction = self.store.retraction(memo.id)
         if retraction is not None:
-            return Refusal(
-                f"{memo.label} was already retracted on"
-                f" {retraction.retracted_at:%Y-%m-%d at %H:%M UTC} by <@{retraction.retracted_by}>."
-            )
+            who = self.display_name(retraction.retracted_by_platform, retraction.retracted_by)
+            when = f"{retraction.retracted_at:%Y-%m-%d at %H:%M UTC}"
+            if not retraction.applied:
+                return Refusal(
+                    f"{memo.label} is already being retracted (asked by {who} on {when});"
+                    " everyone who got it will be told."
+                )
+            return Refusal(f"{memo.label} was already retracted on {when} by {who}.")
         return memo
+
+    def display_name(self, platform: str, person_id: str) -> str:
+        """A person's name as the directory knows it, for texts any platform can show."""
+        person = self.store.person(platform, person_id) or {}
+        return person.get("real_name") or person.get("name") or person_id
 
     def retractable_memos(self, limit: int = 25) -> list[Memo]:
         return [

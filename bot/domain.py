@@ -46,6 +46,10 @@ REASON_LIMIT = 1500
 CORRECTIONS_LIMIT = 2500
 
 
+# The platform of records written before there was more than one (stored audiences
+# without a "platform" key). Only reading old rows uses it.
+LEGACY_PLATFORM = "slack"
+
 # ---------------------------------------------------------------- memo IDs
 
 _MEMO_REF = re.compile(r"^\s*(?:[Mm]-?)?(\d{1,9})\s*$")
@@ -191,7 +195,7 @@ class Audience:
     channels: tuple[str, ...] = ()
     groups: tuple[str, ...] = ()
     everyone: bool = False
-    platform: str = "slack"
+    platform: str = ""
 
     @property
     def empty(self) -> bool:
@@ -213,7 +217,8 @@ class Audience:
             channels=tuple(data.get("channels", ())),
             groups=tuple(data.get("groups", ())),
             everyone=bool(data.get("everyone")),
-            platform=data.get("platform", "slack"),
+            # Memos stored before Teams existed name no platform: they were Slack's.
+            platform=data.get("platform") or LEGACY_PLATFORM,
         )
 
 
@@ -224,6 +229,29 @@ def audiences_of(value: Audience | Iterable[Audience] | dict | list) -> tuple[Au
     if isinstance(value, dict):
         return (Audience.from_json(value),)
     return tuple(a if isinstance(a, Audience) else Audience.from_json(a) for a in value)
+
+
+PERSON, GROUP, EMAIL, CHANNEL = "person", "group", "email", "channel"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Someone (or somewhere) named in the settings: a person, a group of people, an
+    email (which matches a person on any platform: `platform` is ""), or a channel.
+    The settings say which platform each belongs to; nothing here guesses it."""
+
+    platform: str
+    kind: str
+    id: str
+
+    def names(self, platform: str, person_id: str, email: str = "") -> bool:
+        """Whether this principal is that person themselves (groups are looked up apart)."""
+        if self.kind == EMAIL:
+            return bool(email) and email.lower() == self.id
+        return self.kind == PERSON and self.platform == platform and self.id == person_id
+
+    def __str__(self) -> str:
+        return self.id if self.kind == EMAIL else f"{self.platform}:{self.id}"
 
 
 @dataclass(frozen=True)
@@ -261,12 +289,12 @@ def compose_errors(
     if not title.strip():
         errors["title"] = "Give the memo a title."
     elif len(title) > TITLE_LIMIT:
-        errors["title"] = f"The title is {len(title)} characters; Slack allows {TITLE_LIMIT}."
+        errors["title"] = f"The title is {len(title)} characters; the limit is {TITLE_LIMIT}."
     if not body.strip():
         errors["message"] = "Write the message."
     elif len(body) > MESSAGE_LIMIT:
         errors["message"] = (
-            f"The message is {len(body)} characters; one Slack message holds {MESSAGE_LIMIT}."
+            f"The message is {len(body)} characters; one message holds {MESSAGE_LIMIT}."
         )
     if all(a.empty for a in audiences_of(audience)):
         errors["people"] = (

@@ -84,7 +84,9 @@ class Reminders:
         escalated = self.store.queue_escalations(
             max_reminders=limit,
             cutoff=now - grace,
-            channel=self.settings.escalation_channel or None,
+            channel=self.settings.escalation_channel.id
+            if self.settings.escalation_channel
+            else None,
             now=now,
         )
         queued["escalations"] = len(escalated)
