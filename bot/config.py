@@ -14,7 +14,8 @@ from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.domain import CHANNEL, EMAIL, GROUP, PERSON, Principal, WorkingHours, parse_duration
+from bot.domain import CHANNEL, EMAIL, GROUP, PERSON, Principal
+from bot.hours import WorkingHours, parse_duration
 
 
 class SettingError(Exception):
@@ -126,7 +127,9 @@ def _timezone(value: str) -> ZoneInfo:
 # "slack:" or "teams:" prefix says it outright.
 _SLACK_PERSON = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _SLACK_GROUP = re.compile(r"^S[A-Z0-9]{2,}$")
-_ENTRA_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_ENTRA_ID = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+)
 _EMAIL = re.compile(r"^[^@\s,:]+@[^@\s,]+\.[^@\s,]+$")
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 # ---------------------------------------------------------------- states
 
@@ -72,116 +71,6 @@ def split_memo_ref(text: str) -> tuple[int | None, str]:
     if memo_id is None:
         return None, (text or "").strip()
     return memo_id, rest.strip()
-
-
-# ---------------------------------------------------------------- durations
-
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([smhd])")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(text: str) -> timedelta:
-    """`90s`, `15m`, `2h`, `1d`, `1h30m`: a positive duration."""
-    compact = (text or "").strip().lower()
-    if not compact or _DURATION_PART.sub("", compact).strip():
-        raise ValueError("must be a duration such as 90s, 15m, 2h or 1d")
-    seconds = sum(float(n) * _UNITS[u] for n, u in _DURATION_PART.findall(compact))
-    if seconds <= 0:
-        raise ValueError("must be longer than zero")
-    return timedelta(seconds=seconds)
-
-
-# ---------------------------------------------------------------- working hours
-
-
-@dataclass(frozen=True)
-class WorkingHours:
-    """The daily window, in each person's own time zone, when reminders may go.
-
-    `start == end == None` means no window (`off`). A window whose end is
-    before its start spans midnight (e.g. 22:00-06:00 for a night shift).
-    """
-
-    start: time | None = None
-    end: time | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> WorkingHours:
-        value = (text or "").strip().lower()
-        if value == "off":
-            return cls()
-        match = re.match(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$", value)
-        if not match:
-            raise ValueError("must look like 09:00-18:00, or be off")
-        h1, m1, h2, m2 = (int(g) for g in match.groups())
-        if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or (h2 == 24 and m2):
-            raise ValueError("has an hour or minute out of range")
-        end = time(23, 59, 59, 999999) if h2 == 24 else time(h2, m2)
-        if time(h1, m1) == end:
-            raise ValueError("must not start and end at the same time")
-        return cls(time(h1, m1), end)
-
-    @property
-    def off(self) -> bool:
-        return self.start is None
-
-    def __str__(self) -> str:
-        if self.off:
-            return "off"
-        return f"{self.start:%H:%M}-{self.end:%H:%M}"
-
-    def contains(self, local: time) -> bool:
-        if self.off:
-            return True
-        if self.start < self.end:
-            return self.start <= local < self.end
-        return local >= self.start or local < self.end
-
-    def next_open(self, instant: datetime, zone: ZoneInfo) -> datetime:
-        """The first instant at or after `instant` inside the window in `zone`.
-
-        Works on wall-clock times, so a window stays 09:00-18:00 local across
-        daylight-saving changes; a start that falls in a DST gap moves to the
-        first real instant after it.
-        """
-        instant = instant.astimezone(UTC)
-        if self.off:
-            return instant
-        local = instant.astimezone(zone)
-        if self.contains(local.time().replace(tzinfo=None)):
-            return instant
-        day: date = local.date()
-        if local.time().replace(tzinfo=None) >= self.start:
-            day += timedelta(days=1)
-        opening = _wall_clock(day, self.start, zone)
-        return max(opening, instant)
-
-
-def _wall_clock(day: date, at: time, zone: ZoneInfo) -> datetime:
-    """`day at` in `zone`, in UTC; in a DST gap, the first real instant after it."""
-    naive = datetime.combine(day, at)
-    first = naive.replace(tzinfo=zone, fold=0).astimezone(UTC)  # earlier of a repeated hour
-    if first.astimezone(zone).replace(tzinfo=None) == naive:
-        return first
-    # Wall time skipped by a DST change: walk to the first minute past the gap.
-    instant = min(first, naive.replace(tzinfo=zone, fold=1).astimezone(UTC))
-    while instant.astimezone(zone).replace(tzinfo=None) < naive:
-        instant += timedelta(minutes=1)
-    return instant
-
-
-def reminder_due(
-    *,
-    anchor: datetime,
-    reminders_sent: int,
-    last_reminder_at: datetime | None,
-    first_after: timedelta,
-    every: timedelta,
-) -> datetime:
-    """When the next reminder falls due, before the working-hours window applies."""
-    if reminders_sent == 0 or last_reminder_at is None:
-        return anchor + first_after
-    return last_reminder_at + every
 
 
 # ---------------------------------------------------------------- audiences
@@ -449,6 +338,100 @@ OUTCOMES = (Sent, Retry, Unknown, Failed, NotFound)
 def backoff(attempts: int, base: float = 1.0, cap: float = 60.0) -> float:
     """Seconds before retry number `attempts` (1, 2, 4, ... capped)."""
     return min(cap, base * (2 ** max(0, attempts - 1)))
+
+
+# ---------------------------------------------------------------- the outbox's state machine
+
+
+@dataclass(frozen=True)
+class ItemKind:
+    """What differs between the kinds of outbox item: where it is stored, the word the
+    audit log uses, and whether a send checked absent is cancelled once its memo has
+    stopped sending (a copy is; a notice, an edit, a reminder is sent again)."""
+
+    table: str
+    label: str
+    cancel_when_absent: bool = False
+
+
+ITEM_KINDS: dict[str, ItemKind] = {
+    kind.table: kind
+    for kind in (
+        ItemKind("copies", "copy", cancel_when_absent=True),
+        ItemKind("notices", "notice"),
+        ItemKind("edits", "edit"),
+        ItemKind("reminders", "reminder"),
+        ItemKind("escalations", "escalation"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Item:
+    """An outbox item as the state machine sees it."""
+
+    state: str
+    attempts: int = 0
+    in_doubt: bool = False
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """What an outcome does to an item: its new state, tries and doubt, the error to
+    show, when to try again (seconds from now, for `pending`), and the audit entry
+    ("delivered" or "failed") when it settles."""
+
+    state: str
+    attempts: int
+    in_doubt: bool
+    error: str | None
+    retry_after: float | None = None
+    sent: Sent | None = None
+    audit: str | None = None
+
+    @property
+    def settled(self) -> bool:
+        return self.state in (DELIVERED, FAILED, CANCELLED)
+
+
+def step(kind: ItemKind, item: Item, outcome: Outcome, *, memo_sending: bool) -> Step | None:
+    """The one place that says what an outcome does to an outbox item; None when the
+    item is not `sending` any more (an outcome that arrives late changes nothing).
+
+    Rate limits and failed checks of an in-doubt send use up no tries; an unknown
+    fate is never failed before it has been checked; a copy checked absent after its
+    memo stopped sending is cancelled, never sent."""
+    if item.state != SENDING:
+        return None
+    tries = item.attempts
+    if isinstance(outcome, Sent):
+        return Step(DELIVERED, tries, False, outcome.note or None, sent=outcome, audit="delivered")
+    if isinstance(outcome, Failed):
+        return Step(FAILED, tries, False, outcome.reason, audit="failed")
+    if isinstance(outcome, NotFound):
+        if kind.cancel_when_absent and not memo_sending:
+            return Step(CANCELLED, tries, False, item.error)
+        if tries >= MAX_ATTEMPTS:  # checked: it never arrived, and the tries are used up
+            return Step(FAILED, tries, False, item.error or "not delivered", audit="failed")
+        return Step(PENDING, tries, False, item.error, retry_after=0.0)
+    if isinstance(outcome, Unknown):
+        tries += 1
+        return Step(
+            PENDING,
+            tries,
+            True,
+            outcome.reason,
+            retry_after=max(backoff(tries), outcome.check_after),
+        )
+    if outcome.rate_limited:
+        return Step(PENDING, tries, item.in_doubt, outcome.reason, retry_after=outcome.after)
+    if item.in_doubt:  # the check itself could not run
+        return Step(PENDING, tries, True, item.error, retry_after=max(outcome.after, backoff(3)))
+    tries += 1
+    if tries >= MAX_ATTEMPTS:
+        return Step(FAILED, item.attempts, False, outcome.reason, audit="failed")
+    return Step(PENDING, tries, False, outcome.reason, retry_after=outcome.after or backoff(tries))
 
 
 # ---------------------------------------------------------------- counts and progress

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.domain import reminder_due
+from bot.hours import reminder_due
 from bot.store import ACK_REMINDER, RETRACTION_REMINDER, Store
 
 log = logging.getLogger(__name__)

@@ -6,15 +6,13 @@ import pytest
 from bot.domain import (
     Audience,
     Recipient,
-    WorkingHours,
     compose_errors,
     merge_recipients,
-    parse_duration,
     parse_memo_ref,
     progress_bar,
-    reminder_due,
     split_memo_ref,
 )
+from bot.hours import WorkingHours, parse_duration, reminder_due
 
 
 @pytest.mark.parametrize(
