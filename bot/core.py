@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 COMMS, AUDITOR, EMPLOYEE = "comms staff", "auditor", "employee"
 GROUP_CACHE_SECONDS = 300.0
+RETRACTION_SWEEP_SECONDS = 3.0  # a retraction that could not be applied is tried again this soon
 MAX_PENDING_REPLIES = 2  # per person: more while these wait are dropped (they can ask again)
 
 
@@ -84,6 +85,12 @@ class Core:
         self._urgent = ThreadPoolExecutor(max_workers=1, thread_name_prefix="retraction")
         self._pending_replies: dict[tuple[str, str], int] = {}
         self._pending_lock = threading.Lock()
+        # Memos whose retraction or audience is being worked on now: the sweeps leave them be.
+        self._applying: set[int] = set()
+        self._resolving: set[int] = set()
+        self._busy_lock = threading.Lock()
+        self._sweeping = threading.Event()
+        self._sweeper: threading.Thread | None = None
         self._group_cache: dict[tuple[str, str], tuple[float, frozenset[str]]] = {}
         self._group_lock = threading.Lock()
         self.scheduler = None
@@ -102,6 +109,11 @@ class Core:
         self.outbox.start()
         self.status.start()
         self.resume_audiences()
+        self._sweeping.clear()
+        self._sweeper = threading.Thread(
+            target=self._sweep_retractions_forever, name="retraction-sweep", daemon=True
+        )
+        self._sweeper.start()
         if scheduler:
             from bot.scheduler import Scheduler
 
@@ -140,20 +152,48 @@ class Core:
     def apply_retraction_soon(self, memo_id: int) -> None:
         """Carry out a stored retraction request now, on its own thread (never behind
         replies). A failure is logged and tried again within seconds; the request stays
-        stored, so a restart applies it too."""
+        stored, so the sweep (and a restart) applies it in the end."""
+        with self._busy_lock:
+            if memo_id in self._applying:
+                return
+            self._applying.add(memo_id)
 
         def run() -> None:
-            for attempt in range(6):
-                try:
-                    self.apply_retraction(memo_id)
-                    return
-                except Exception:
-                    log.exception("the retraction of M-%s could not be applied yet", memo_id)
-                    time.sleep(min(0.5 * 2**attempt, 8.0))
+            try:
+                for attempt in range(4):
+                    try:
+                        self.apply_retraction(memo_id)
+                        return
+                    except Exception:
+                        log.exception("the retraction of M-%s could not be applied yet", memo_id)
+                        if self._sweeping.wait(min(0.5 * 2**attempt, 4.0)):
+                            return
+            finally:
+                with self._busy_lock:
+                    self._applying.discard(memo_id)
 
         self._urgent.submit(run)
 
+    def sweep_retractions(self) -> list[int]:
+        """Every stored retraction not applied yet (its first try failed, or its thread
+        died) is carried out now; returns the memos handed over."""
+        waiting = [m for m in self.store.unapplied_retractions() if m not in self._applying]
+        for memo_id in waiting:
+            log.warning("applying the retraction of M-%s, still waiting", memo_id)
+            self.apply_retraction_soon(memo_id)
+        return waiting
+
+    def _sweep_retractions_forever(self) -> None:
+        while not self._sweeping.wait(RETRACTION_SWEEP_SECONDS):
+            try:
+                self.sweep_retractions()
+            except Exception:
+                log.exception("the retraction sweep failed; it runs again shortly")
+
     def stop(self) -> None:
+        self._sweeping.set()
+        if self._sweeper is not None:
+            self._sweeper.join(5)
         if self.scheduler:
             self.scheduler.stop()
         self._later.shutdown(wait=True)
@@ -253,7 +293,7 @@ class Core:
             now=self.clock.now(),
         )
         self.status.mark(memo.id)
-        self._resolver.submit(self._resolve, memo.id)
+        self._resolve_soon(memo.id)
         return memo
 
     def audience_problems(self, audiences: tuple[Audience, ...] | list[Audience]) -> list[str]:
@@ -269,7 +309,24 @@ class Core:
     def resume_audiences(self) -> None:
         """Memos stored but whose recipients were never added (e.g. a crash): finish them."""
         for memo in self.store.memos_awaiting_recipients():
-            self._resolver.submit(self._resolve, memo.id)
+            self._resolve_soon(memo.id)
+
+    def _resolve_soon(self, memo_id: int) -> None:
+        """Resolve a memo's audience in the background, once at a time: the sweep does
+        not queue a memo again while it is still being resolved."""
+        with self._busy_lock:
+            if memo_id in self._resolving:
+                return
+            self._resolving.add(memo_id)
+
+        def run() -> None:
+            try:
+                self._resolve(memo_id)
+            finally:
+                with self._busy_lock:
+                    self._resolving.discard(memo_id)
+
+        self._resolver.submit(run)
 
     def _resolve(self, memo_id: int) -> None:
         memo = self.store.memo(memo_id)

@@ -45,7 +45,7 @@ class Scheduler:
         )
         # A first start loads the directory at once, so "Everyone" never waits for it.
         # (APScheduler reads an explicit next_run_time=None as "paused": leave it out.)
-        first_run = {"next_run_time": datetime.now(UTC)} if never_synced else {}
+        first_run = {"next_run_time": _wall_clock_now()} if never_synced else {}
         self._scheduler.add_job(
             self.refresh_directories,
             IntervalTrigger(seconds=settings.directory_refresh_every.total_seconds()),
@@ -70,7 +70,7 @@ class Scheduler:
             IntervalTrigger(seconds=SWEEP_SECONDS),
             id="reminders",
             name="queue due reminders and escalations",
-            next_run_time=datetime.now(UTC),  # catch up at once after a restart
+            next_run_time=_wall_clock_now(),  # catch up at once after a restart
         )
         if self.core.checkpoints is not None:
             self._scheduler.add_job(
@@ -80,7 +80,7 @@ class Scheduler:
                 name="post the audit chain's head when due (daily, after a retraction)",
                 coalesce=True,
                 misfire_grace_time=CHECKPOINT_SWEEP_SECONDS,
-                next_run_time=datetime.now(UTC),
+                next_run_time=_wall_clock_now(),
             )
         self._scheduler.start()
 
@@ -96,12 +96,15 @@ class Scheduler:
     def sweep_reminders(self) -> None:
         self.core.reminders.sweep()
         wake = self.core.reminders.next_wake()
-        if wake is not None and wake > datetime.now(UTC):
+        now = self.core.clock.now()
+        if wake is not None and wake > now:
             # A reminder due at a window's opening goes then, not at the next periodic
             # tick. Replacing this wake-up job is safe: the periodic sweep still runs.
+            # What is due is decided on the bot's clock; APScheduler waits on the wall
+            # clock, so the wake-up is "this long from now" on it.
             self._scheduler.add_job(
                 self.sweep_reminders,
-                DateTrigger(run_date=wake),
+                DateTrigger(run_date=_wall_clock_now() + (wake - now)),
                 id="reminders-wake",
                 replace_existing=True,
                 misfire_grace_time=None,
@@ -118,3 +121,9 @@ class Scheduler:
                 log.info("directory of %s refreshed: %d people", name, count)
             except Exception:
                 log.exception("directory refresh of %s failed", name)
+
+
+def _wall_clock_now() -> datetime:
+    """APScheduler's own time (its triggers run on the wall clock): only to say "run
+    this job now" or "in so long"; what is due is always decided on the bot's clock."""
+    return datetime.now(UTC)

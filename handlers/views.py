@@ -119,4 +119,4 @@ def retract_submitted(ack, body, view, client, context):
         ack(response_action="errors", errors={where: requested.message})
         return
     ack()  # the retraction is stored: it stands even if the process dies now
-    core.apply_retraction(requested.id)
+    core.apply_retraction_soon(requested.id)

@@ -255,3 +255,41 @@ def test_an_acknowledge_after_the_retraction_is_confirmed_is_not_recorded(slack,
     assert [e["subject"] for e in refused] == [f"slack:{person}"]
     bot.core.apply_retraction(1)
     wait_for(lambda: notices_in_dm(slack, person), what="the notice")
+
+
+@pytest.mark.parametrize("failures", [1, 5])
+def test_a_retraction_that_fails_to_apply_is_applied_by_the_sweep(slack, bot, comms, failures):
+    """Applying raises (`failures` times: once, then more than its own thread retries);
+    the request is stored, so it is carried out within seconds, and a second /retract
+    meanwhile is told it is under way."""
+    import time as clock
+
+    people = slack.directory.active_humans()[1:4]
+    deliver(slack, bot, comms, people, ack=False)
+    real = bot.store.apply_retraction
+    calls = []
+
+    def flaky(memo_id, now):
+        calls.append(memo_id)
+        if len(calls) <= failures:
+            raise RuntimeError("database went away")
+        return real(memo_id, now)
+
+    bot.store.apply_retraction = flaky
+    try:
+        submitted = clock.monotonic()
+        assert not retract(slack, comms).errors
+        slack.command(comms, "/retract", "M-1 again")
+        answer = wait_for(lambda: slack.ephemerals(comms), what="the answer")[-1].content()
+        assert "already being retracted" in answer
+        wait_for(
+            lambda: bot.store.memo(1).state in ("retracting", "retracted"),
+            timeout=10,
+            what="the retraction to be applied",
+        )
+        assert clock.monotonic() - submitted < 10
+    finally:
+        bot.store.apply_retraction = real
+    assert len(calls) == failures + 1
+    for person in people:
+        wait_for(lambda p=person: notices_in_dm(slack, p), what="every notice")
