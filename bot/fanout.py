@@ -214,7 +214,7 @@ class Outbox:
     def _send_escalation(self, platform: Platform, escalation: dict) -> None:
         memo = self.store.memo(escalation["memo_id"])
         retraction = self.store.retraction(memo.id)
-        if escalation["in_doubt"] and escalation["recipient_id"][:1] in ("U", "W"):
+        if escalation["in_doubt"]:  # whoever it went to, the platform checks before a resend
             outcome = platform.find_sent(
                 "escalation", escalation["id"], escalation["recipient_id"], retraction.retracted_at
             )

@@ -303,7 +303,10 @@ class SlackPlatform:
             f"errata_{kind}"  # copy, notice, reminder, escalation, memo_status, retraction_status
         )
         key = f"{kind}_id"
-        channel = self._dm_channel(recipient_id)
+        # An escalation may have gone to a channel (ESCALATION_CHANNEL): look there; a
+        # person's messages are in their DM with the app.
+        is_channel = recipient_id[:1] in ("C", "G")
+        channel = recipient_id if is_channel else self._dm_channel(recipient_id)
         if not isinstance(channel, str):
             return channel
         cursor = None
