@@ -9,14 +9,19 @@ the answer with bot.teams.cards.
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
+import threading
+import time as clock
 from datetime import datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.core import Core, Refusal
 from bot.domain import (
+    MEMO_RETRACTED,
+    MEMO_RETRACTING,
     Audience,
     compose_errors,
     memo_label,
@@ -31,6 +36,11 @@ log = logging.getLogger(__name__)
 
 CARD = "application/vnd.microsoft.card.adaptive"
 MESSAGE = "application/vnd.microsoft.activity.message"
+LOOK_UP_AGAIN_AFTER = 300.0  # seconds before a person whose look-up failed is asked for again
+NOT_PRIVATE = (
+    "I cannot write to you privately, so I will not answer that here. Add Errata for"
+    " yourself (Apps, then Errata, then Add) and ask me in our chat."
+)
 
 HELP = [
     "**Errata** sends company-wide memos, and retracts them when they were sent in error.",
@@ -48,6 +58,8 @@ class TeamsListeners:
         self.core = core
         self.teams = teams
         self.report_link = report_link  # (memo_id, "platform:id") -> signed, expiring CSV link
+        self._looked_up: dict[str, float] = {}  # person -> when their member record was asked for
+        self._looked_up_lock = threading.Lock()
 
     # ------------------------------------------------------------ dispatch
 
@@ -92,15 +104,34 @@ class TeamsListeners:
             else None,
         }
 
-    def _timezone(self, activity: dict) -> str | None:
+    @staticmethod
+    def _timezone(activity: dict) -> str | None:
+        """The sender's IANA time zone: `localTimezone` on the activity (what Teams sends
+        with messages and invokes), else a clientInfo entity's `timezone`. Install
+        events carry neither."""
+        zone = activity.get("localTimezone")
+        if isinstance(zone, str) and zone:
+            return zone
         for entity in activity.get("entities") or []:
-            if entity.get("type") == "clientInfo" and entity.get("timezone"):
-                return entity["timezone"]
+            if entity.get("type") == "clientInfo" and isinstance(entity.get("timezone"), str):
+                return entity["timezone"] or None
         return None
 
+    @staticmethod
+    def _roster_of(activity: dict) -> str | None:
+        """A conversation whose roster holds the sender: their 1:1, the team of a channel,
+        or the group chat."""
+        conversation = activity.get("conversation") or {}
+        if conversation.get("conversationType") == "channel":
+            team = (activity.get("channelData") or {}).get("team") or {}
+            return team.get("id") if isinstance(team.get("id"), str) else None
+        cid = conversation.get("id")
+        return cid if isinstance(cid, str) and cid else None
+
     def _remember_sender(self, activity: dict) -> None:
-        if (activity.get("conversation") or {}).get("conversationType") != "personal":
-            return
+        """Whoever writes or clicks, wherever: their Teams user ID (29:..., what a 1:1 is
+        created with), service URL and tenant, name and time zone. A personal chat's ID is
+        stored from personal activities only, and never overwritten by anything else."""
         person = self._person_id(activity)
         if not person or activity.get("type") == "installationUpdate":
             return
@@ -109,15 +140,36 @@ class TeamsListeners:
         tz = self._timezone(activity)
         known = self.core.store.person(TEAMS, person) or {}
         stored = json.loads(known.get("reference") or "{}")
-        if (
+        if not (
             all(stored.get(k) == v for k, v in reference.items())
             and (not name or known.get("name") == name)
             and (not tz or known.get("tz") == tz)
-        ):
-            return  # nothing new: no write on every click
-        self.core.store.remember_person(
-            TEAMS, person, name=name, tz=tz, reference=reference, now=self.core.clock.now()
-        )
+        ):  # something new: written (no write on every click)
+            self.core.store.remember_person(
+                TEAMS, person, name=name, tz=tz, reference=reference, now=self.core.clock.now()
+            )
+        if not name and not known.get("name"):
+            self._look_up_later(person, self._roster_of(activity))
+
+    def _look_up_later(self, person: str, conversation_id: str | None) -> None:
+        """Ask Teams for the person's member record (name, email), after Teams has had its
+        answer; at most once per LOOK_UP_AGAIN_AFTER per person."""
+        now = clock.monotonic()
+        with self._looked_up_lock:
+            last = self._looked_up.get(person)
+            if last is not None and now - last < LOOK_UP_AGAIN_AFTER:
+                return
+            self._looked_up[person] = now
+            if len(self._looked_up) > 10_000:
+                self._looked_up.pop(next(iter(self._looked_up)))
+
+        def look_up() -> None:
+            try:
+                self.teams.look_up_person(person, conversation_id=conversation_id)
+            except Exception:
+                log.exception("member %s not looked up", person)
+
+        self.core.after_answer(look_up)
 
     def _installation(self, activity: dict, added: bool) -> None:
         conversation = activity.get("conversation") or {}
@@ -125,16 +177,21 @@ class TeamsListeners:
         if conversation.get("conversationType") == "personal":
             if not self._person_id(activity):
                 return
+            person = self._person_id(activity)
             reference = {k: v for k, v in self._reference(activity).items() if v}
             self.core.store.remember_person(
                 TEAMS,
-                self._person_id(activity),
+                person,
                 name=(activity.get("from") or {}).get("name") or "",
                 tz=self._timezone(activity),
                 reference=reference,
                 installed=added,
                 now=now,
             )
+            known = self.core.store.person(TEAMS, person) or {}
+            if added and not (known.get("name") and known.get("email")):
+                # Install events carry no name: ask Teams, off the request path.
+                self._look_up_later(person, conversation.get("id"))
             return
         team = (activity.get("channelData") or {}).get("team") or {}
         if team.get("id"):
@@ -150,6 +207,10 @@ class TeamsListeners:
                 self.core.store.forget_group(TEAMS, team["id"])
 
     def _conversation_update(self, activity: dict) -> None:
+        channel_data = activity.get("channelData") or {}
+        if channel_data.get("eventType") == "teamRenamed":
+            self._team_renamed(activity)
+            return
         bot_id = (activity.get("recipient") or {}).get("id")
         added = [m.get("id") for m in activity.get("membersAdded") or []]
         removed = [m.get("id") for m in activity.get("membersRemoved") or []]
@@ -158,17 +219,46 @@ class TeamsListeners:
         elif bot_id in removed:
             self._installation(activity, False)
 
+    def _team_renamed(self, activity: dict) -> None:
+        """conversationUpdate, channelData.eventType "teamRenamed": the team's new name."""
+        team = (activity.get("channelData") or {}).get("team") or {}
+        team_id, name = team.get("id"), team.get("name")
+        if not isinstance(team_id, str) or not team_id or not isinstance(name, str) or not name:
+            return
+        known = self.core.store.group(TEAMS, team_id)
+        reference = json.loads((known or {}).get("reference") or "{}") or {
+            "service_url": activity.get("serviceUrl"),
+            "tenant_id": self._reference(activity)["tenant_id"],
+        }
+        self.core.store.remember_group(TEAMS, team_id, name[:256], reference, self.core.clock.now())
+
     # ------------------------------------------------------------ commands
 
-    def _reply(self, activity: dict, card) -> None:
+    def _reply(self, activity: dict, card, *, private: bool = False) -> None:
         """Answer in the person's chat, after Teams has had its 200 (replies are
         proactive sends); retried a few times through rate limits and faults. A person
-        who floods the bot gets a couple of answers, not a queue that delays everyone."""
+        who floods the bot gets a couple of answers, not a queue that delays everyone.
+        When no 1:1 can be had (the app is not installed for them: a channel or group
+        chat member), the answer goes where they asked, as a reply there; what is
+        `private` (their memos, reports) is not shown there, they are told why."""
         person = self._person_id(activity)
-        self.core.reply_later((TEAMS, person), lambda: self.teams.reply(person, card, "Errata"))
+        conversation = activity.get("conversation") or {}
+        where = None
+        if conversation.get("conversationType") in ("channel", "groupChat") and isinstance(
+            conversation.get("id"), str
+        ):
+            where = {
+                "service_url": activity.get("serviceUrl"),
+                "conversation_id": conversation["id"],
+                "reply_to_id": activity.get("id") if isinstance(activity.get("id"), str) else None,
+                "card": cards.text_card(NOT_PRIVATE) if private else card,
+            }
+        self.core.reply_later(
+            (TEAMS, person), lambda: self.teams.reply(person, card, "Errata", where=where)
+        )
 
     def _message(self, activity: dict) -> None:
-        text = re.sub(r"<at>.*?</at>", "", activity.get("text") or "").strip()
+        text = command_text(activity)
         person = self._person_id(activity)
         words = text.split(maxsplit=1)
         verb = words[0].lower() if words else "help"
@@ -191,11 +281,11 @@ class TeamsListeners:
                     ),
                 )
             elif sub == "list":
-                self._reply(activity, self._list(person))
+                self._reply(activity, self._list(person), private=True)
             elif sub == "status":
-                self._reply(activity, self._status(person, argument))
+                self._reply(activity, self._status(person, argument), private=True)
             elif sub == "report":
-                self._reply(activity, self._report(person, argument))
+                self._reply(activity, self._report(person, argument), private=True)
             else:
                 self._reply(activity, cards.text_card(f"I do not know `memo {sub}`.", *HELP))
         else:
@@ -301,34 +391,55 @@ class TeamsListeners:
 
     def _invoke(self, activity: dict) -> tuple[int, dict]:
         name = activity.get("name")
-        value = activity.get("value") or {}
+        value = _object(activity.get("value"))
         person = self._person_id(activity)
         if name == "adaptiveCard/action":
-            action = value.get("action") or {}
-            return 200, self._button(person, action.get("verb"), action.get("data") or {})
+            action = _object(value.get("action"))
+            verb = action.get("verb")
+            return 200, self._button(
+                activity,
+                person,
+                verb if isinstance(verb, str) else None,
+                _object(action.get("data")),
+            )
+        data = _object(value.get("data")) or value
         if name == "task/fetch":
-            return 200, self._open_dialog(person, value.get("data") or value)
+            return 200, self._open_dialog(person, data)
         if name == "task/submit":
-            return 200, self._submit_dialog(activity, person, value.get("data") or value)
+            return 200, self._submit_dialog(activity, person, data)
         return 200, {
             "statusCode": 200,
             "type": MESSAGE,
             "value": "That action is not something Errata knows.",
         }
 
-    def _button(self, person: str, verb: str | None, data: dict) -> dict:
+    def _button(self, activity: dict, person: str, verb: str | None, data: dict) -> dict:
+        """An Action.Execute click (or a card's refresh). Teams shows the answer card only
+        on the device that clicked, so the chat message itself is edited too, after the
+        answer: on another device or after a reload the person sees the same."""
         core = self.core
+        if verb == cards.REFRESH:
+            return self._refresh(person, data)
         if verb == cards.ACKNOWLEDGE:
             copy_id = _id(data.get("copy_id"))
             click = core.acknowledge(copy_id, person, TEAMS) if copy_id else None
             outcome = click.outcome if click else "unknown"
             if outcome not in ("recorded", "already"):
-                return {"statusCode": 200, "type": MESSAGE, "value": _ACK_REFUSED[outcome]}
+                refusal = _ACK_REFUSED.get(outcome, _ACK_REFUSED["unknown"])
+                return {"statusCode": 200, "type": MESSAGE, "value": refusal}
             memo = core.store.memo(click.memo_id)
+            copy = core.store.copy(copy_id)
+            refresh_for = self._user_id(person)
             card = (
-                cards.acknowledgement_reminder_card(memo, copy_id, click.at)
+                cards.acknowledgement_reminder_card(memo, copy_id, click.at, refresh_for)
                 if data.get("reminder")
-                else cards.memo_card(memo, copy_id, click.at)
+                else cards.memo_card(memo, copy_id, click.at, refresh_for)
+            )
+            self._show_everywhere(
+                activity,
+                card,
+                memo.title,
+                (copy, cards.memo_card(memo, copy_id, click.at, refresh_for)),
             )
             return {"statusCode": 200, "type": CARD, "value": _dump(card)}
         if verb == cards.SEEN:
@@ -349,12 +460,77 @@ class TeamsListeners:
                 if data.get("reminder")
                 else cards.notice_card(memo, retraction, notice_id, click.at)
             )
+            self._show_everywhere(
+                activity,
+                card,
+                f"RETRACTED: {memo.label} {memo.title}",
+                (notice, cards.notice_card(memo, retraction, notice_id, click.at)),
+            )
             return {"statusCode": 200, "type": CARD, "value": _dump(card)}
         return {
             "statusCode": 200,
             "type": MESSAGE,
             "value": "That button is not something Errata knows.",
         }
+
+    def _user_id(self, person: str) -> str | None:
+        reference = json.loads(
+            (self.core.store.person(TEAMS, person) or {}).get("reference") or "{}"
+        )
+        return reference.get("user_id")
+
+    def _show_everywhere(self, activity: dict, card, text: str, delivered) -> None:
+        """After the answer: edit the clicked message to `card`, and the delivered message
+        (`delivered`: (copy or notice, its card)) when the click came from another one
+        (a reminder). Only messages in the clicker's own 1:1 chat are edited."""
+        conversation = (activity.get("conversation") or {}).get("id")
+        clicked = activity.get("replyToId")
+        if (activity.get("conversation") or {}).get("conversationType") != "personal":
+            conversation = None
+        item, its_card = delivered
+        edits = []
+        if isinstance(conversation, str) and isinstance(clicked, str) and clicked:
+            edits.append((conversation, clicked, card))
+        if (
+            item is not None
+            and item.channel
+            and item.ts
+            and (item.channel, item.ts)
+            != (
+                conversation,
+                clicked,
+            )
+        ):
+            edits.append((item.channel, item.ts, its_card))
+        if not edits:
+            return
+
+        def edit() -> None:
+            for conversation_id, activity_id, new in edits:
+                self.teams.edit(conversation_id, activity_id, new, text)
+
+        self.core.after_answer(edit)
+
+    def _refresh(self, person: str, data: dict) -> dict:
+        """A memo card's `refresh` (Teams invokes it when the card is shown): the card as
+        the store has it now: RETRACTED, acknowledged, or the memo with its button. This
+        reaches copies whose message ID was never confirmed, which no edit can."""
+        core = self.core
+        copy_id = _id(data.get("copy_id"))
+        copy = core.store.copy(copy_id) if copy_id else None
+        if copy is None or copy.recipient_id != person or copy.platform != TEAMS:
+            return {"statusCode": 200, "type": MESSAGE, "value": _ACK_REFUSED["not_yours"]}
+        memo = core.store.memo(copy.memo_id)
+        retraction = core.store.retraction(memo.id)
+        if retraction is not None and memo.state in (MEMO_RETRACTING, MEMO_RETRACTED):
+            card = cards.retracted_card(memo, retraction, core.settings.show_retracted_body)
+        elif data.get("reminder"):
+            card = cards.acknowledgement_reminder_card(
+                memo, copy.id, copy.acknowledged_at, self._user_id(person)
+            )
+        else:
+            card = cards.memo_card(memo, copy.id, copy.acknowledged_at, self._user_id(person))
+        return {"statusCode": 200, "type": CARD, "value": _dump(card)}
 
     def _dialog(self, title: str, card) -> dict:
         return {
@@ -379,8 +555,12 @@ class TeamsListeners:
                 found = core.memo_to_retract(memo_id)
                 if isinstance(found, Refusal):
                     return self._close(found.message)
+                reason = data.get("reason")
                 return self._dialog(
-                    "Retract memo", cards.retract_dialog(found, [], reason=data.get("reason") or "")
+                    "Retract memo",
+                    cards.retract_dialog(
+                        found, [], reason=reason[:4000] if isinstance(reason, str) else ""
+                    ),
                 )
             return self._dialog(
                 "Retract memo", cards.retract_dialog(None, core.retractable_memos())
@@ -427,14 +607,13 @@ class TeamsListeners:
                     platform="slack",
                 )
             )
-        deadline = _deadline(
+        deadline, deadline_errors = _deadline(
             data.get("deadline_date"), data.get("deadline_time"), self._zone(person)
         )
         errors = compose_errors(
             title=title, body=body, audience=audiences, ack_deadline=deadline, now=core.clock.now()
         )
-        if deadline is None and data.get("deadline_time") and not data.get("deadline_date"):
-            errors["deadline"] = "Choose the day as well as the time."
+        errors.update(deadline_errors)
         if errors:
             return self._dialog(
                 "New memo",
@@ -492,6 +671,7 @@ class TeamsListeners:
 
 _ACK_REFUSED = {
     "retracted": "This memo was retracted, so there is nothing to acknowledge. Look for the retraction notice in this chat.",
+    "retracting": "This memo is being retracted, so your acknowledgement was not recorded. Look for the retraction notice in this chat.",
     "not_yours": "This Acknowledge button belongs to someone else's copy of the memo; nothing was recorded.",
     "closed": "This memo is not waiting for an acknowledgement.",
     "unknown": "That memo could not be found.",
@@ -504,6 +684,41 @@ _SEEN_REFUSED = {
 
 def _dump(card) -> dict:
     return card.model_dump(by_alias=True, exclude_none=True)
+
+
+def _object(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+_MENTION = re.compile(r"<at\b[^>]*>.*?</at>", re.IGNORECASE | re.DOTALL)
+_BREAK = re.compile(r"<\s*(br|/p|/div|/li)\b[^>]*>", re.IGNORECASE)
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+
+
+def command_text(activity: dict) -> str:
+    """The command in a message, as it would read in a personal chat. In a channel or a
+    group chat Teams sends `<at>Errata</at>&nbsp;memo list` (HTML: the mention, entities,
+    maybe <p>/<div>/<br>), with a `mention` entity naming the bot: the bot's mention (by
+    its entity, then any <at> element) goes, tags go, entities are decoded and white
+    space (no-break spaces, line breaks) is collapsed."""
+    text = activity.get("text")
+    text = text if isinstance(text, str) else ""
+    bot_id = (activity.get("recipient") or {}).get("id")
+    for entity in activity.get("entities") or []:
+        mentioned = entity.get("mentioned")
+        said = entity.get("text")
+        if (
+            entity.get("type") == "mention"
+            and isinstance(mentioned, dict)
+            and mentioned.get("id") == bot_id
+            and isinstance(said, str)
+            and said
+        ):
+            text = text.replace(said, " ")
+    text = _MENTION.sub(" ", text)
+    text = _BREAK.sub(" ", text)
+    text = _TAG.sub("", text)
+    return " ".join(html.unescape(text).split())
 
 
 def _id(value) -> int | None:
@@ -521,15 +736,34 @@ def _true(value) -> bool:
     return value is True or str(value).lower() == "true"
 
 
-def _deadline(day, at, zone: ZoneInfo) -> datetime | None:
-    if not day:
-        return None
-    try:
-        date = datetime.strptime(str(day), "%Y-%m-%d").date()
-        clock = datetime.strptime(str(at), "%H:%M").time() if at else time(17, 0)
-    except ValueError:
-        return None
-    return datetime.combine(date, clock, zone)
+def _deadline(day, at, zone: ZoneInfo) -> tuple[datetime | None, dict[str, str]]:
+    """The acknowledgement deadline from the dialog's date and time inputs, and what is
+    wrong with them, by field. A date without a time means 17:00 that day."""
+    day = str(day).strip() if isinstance(day, str | int) else ""
+    at = str(at).strip() if isinstance(at, str | int) else ""
+    errors: dict[str, str] = {}
+    date = hour = None
+    if day:
+        try:
+            date = datetime.strptime(day, "%Y-%m-%d").date()
+        except ValueError:
+            errors["deadline_date"] = f"{day[:20]} is not a date. Choose the day in the calendar."
+    if at:
+        for shape in ("%H:%M", "%H:%M:%S"):
+            try:
+                hour = datetime.strptime(at, shape).time()
+                break
+            except ValueError:
+                continue
+        else:
+            errors["deadline_time"] = (
+                f"{at[:20]} is not a time of day. Use hours and minutes, e.g. 17:00."
+            )
+    if at and not day and not errors:
+        errors["deadline_date"] = "Choose the day as well as the time."
+    if errors or date is None:
+        return None, errors
+    return datetime.combine(date, hour or time(17, 0), zone), {}
 
 
 # The fields the listeners read, and the shapes they must have when present.

@@ -245,10 +245,13 @@ class TeamsPlatform:
 
     # ------------------------------------------------------------ the platform interface
 
+    def _user_id(self, person_id: str) -> str | None:
+        """The person's Teams user ID (29:...): a card's refresh names it."""
+        return self.reference(person_id).get("user_id")
+
     def send_copy(self, memo: Memo, copy: Copy) -> Outcome:
-        return self._send(
-            copy.recipient_id, cards.memo_card(memo, copy.id), f"{memo.label}: {memo.title}"
-        )
+        card = cards.memo_card(memo, copy.id, refresh_for=self._user_id(copy.recipient_id))
+        return self._send(copy.recipient_id, card, f"{memo.label}: {memo.title}")
 
     def send_notice(
         self, memo: Memo, retraction: Retraction, copy: Copy, notice: Notice
@@ -276,7 +279,9 @@ class TeamsPlatform:
         if notice is not None:
             card = cards.retraction_reminder_card(memo, retraction, notice.id, reminder["seq"])
             return self._send(notice.recipient_id, card, f"Reminder: {memo.label} was retracted")
-        card = cards.acknowledgement_reminder_card(memo, copy.id)
+        card = cards.acknowledgement_reminder_card(
+            memo, copy.id, refresh_for=self._user_id(copy.recipient_id)
+        )
         return self._send(copy.recipient_id, card, f"Reminder: please acknowledge {memo.label}")
 
     def send_escalation(
@@ -312,19 +317,67 @@ class TeamsPlatform:
         return cards.memo_status_card(report.memo, report.counts), f"{report.memo.label} status"
 
     def show_acknowledged(self, memo: Memo, copy: Copy, at: datetime) -> Outcome:
-        return self._update(copy.channel, copy.ts, cards.memo_card(memo, copy.id, at), memo.title)
+        card = cards.memo_card(memo, copy.id, at, self._user_id(copy.recipient_id))
+        return self._update(copy.channel, copy.ts, card, memo.title)
 
-    def reply(self, person_id: str, card: AdaptiveCard, text: str, tries: int = 5) -> Outcome:
-        """An answer to something the person wrote to the bot. Not an outbox item (nothing
-        to recover after a crash: the person can ask again), so it retries here."""
+    @staticmethod
+    def _retried(attempt, tries: int = 5) -> Outcome:
         outcome: Outcome = Failed("not sent")
-        for attempt in range(1, tries + 1):
-            outcome = self._send(person_id, card, text)
+        for number in range(1, tries + 1):
+            outcome = attempt()
             if not isinstance(outcome, Retry):
                 break
-            time.sleep(outcome.after or backoff(attempt, base=0.2))
+            time.sleep(outcome.after or backoff(number, base=0.2))
+        return outcome
+
+    def reply(
+        self,
+        person_id: str,
+        card: AdaptiveCard,
+        text: str,
+        tries: int = 5,
+        *,
+        where: dict | None = None,
+    ) -> Outcome:
+        """An answer to something the person wrote to the bot. Not an outbox item (nothing
+        to recover after a crash: the person can ask again), so it retries here. In their
+        1:1 chat; when none can be had (Teams refuses to create it: the app is not
+        installed for them) and they wrote in a channel or group chat, `where`
+        ({service_url, conversation_id, reply_to_id, card}) answers there instead."""
+        outcome = self._retried(lambda: self._send(person_id, card, text), tries)
+        if where and isinstance(outcome, Failed) and outcome.reason == "app not installed":
+            outcome = self._retried(lambda: self._reply_in(where, text), tries)
         if not isinstance(outcome, Sent):
             log.info("reply to %s not sent: %s", person_id, outcome)
+        return outcome
+
+    def _reply_in(self, where: dict, text: str) -> Outcome:
+        """A reply in the conversation a message came from (its thread in a channel)."""
+        conversation_id = where["conversation_id"]
+        reply_to = where.get("reply_to_id")
+        service_url = (where.get("service_url") or self.settings.teams_service_url).rstrip("/")
+        client = self.client(service_url)
+        activity = MessageActivityInput(summary=text).add_card(where["card"])
+        result = self.call(
+            conversation_id,
+            (lambda: client.conversations.reply_to_activity(conversation_id, reply_to, activity))
+            if reply_to
+            else (lambda: client.conversations.create_activity(conversation_id, activity)),
+        )
+        if isinstance(result, OUTCOMES):
+            return result
+        return Sent(conversation_id, result.id)
+
+    def edit(
+        self, conversation_id: str, activity_id: str, card: AdaptiveCard, text: str, tries: int = 5
+    ) -> Outcome:
+        """Edit a card in a person's 1:1 chat, e.g. after an Action.Execute answer, which
+        Teams shows only on the device that clicked. Retried here, like a reply."""
+        outcome = self._retried(
+            lambda: self._update(conversation_id, activity_id, card, text), tries
+        )
+        if not isinstance(outcome, Sent):
+            log.info("card %s in %s not edited: %s", activity_id, conversation_id, outcome)
         return outcome
 
     # ------------------------------------------------------------ directory and audiences
@@ -333,11 +386,12 @@ class TeamsPlatform:
         """Teams has no directory a bot may list: people are known as they install the app."""
         return len(self.store.everyone(TEAMS))
 
-    def look_up_person(self, person_id: str) -> None:
-        """The member as Teams shows them in their chat with the bot
+    def look_up_person(self, person_id: str, conversation_id: str | None = None) -> None:
+        """The member as Teams shows them in their chat with the bot, or in
+        `conversation_id` (a team or group chat they wrote in)
         (GET /v3/conversations/{id}/members/{id}: name, email, userPrincipalName)."""
         reference = self.reference(person_id)
-        conversation_id = reference.get("conversation_id")
+        conversation_id = reference.get("conversation_id") or conversation_id
         if not conversation_id:
             return  # nowhere to ask yet: the install or their first message will tell
         client = self.client(self._service_url(reference))
@@ -357,6 +411,15 @@ class TeamsPlatform:
             or "",
             now=self.clock.now(),
         )
+
+    def audience_problems(self, audience: Audience) -> list[str]:
+        """Teams the app is no longer installed in cannot be read (their roster is refused)."""
+        return [
+            f"Errata is not installed in the team {team_id}: install it there, or choose"
+            " another audience."
+            for team_id in audience.groups
+            if self.store.group(TEAMS, team_id) is None
+        ]
 
     def members_of_group(self, team_id: str) -> list[str]:
         return [person.id for person in self._team_members(team_id)]

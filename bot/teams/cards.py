@@ -17,6 +17,7 @@ from microsoft_teams.cards import (
     ExecuteAction,
     Fact,
     FactSet,
+    RefreshDefinition,
     RichTextBlock,
     SubmitAction,
     SubmitActionData,
@@ -41,8 +42,8 @@ from bot.domain import (
     progress_bar,
 )
 
-# Verbs of Action.Execute buttons, and what a dialog submits.
-ACKNOWLEDGE, SEEN = "acknowledge", "seen"
+# Verbs of Action.Execute buttons (and of a card's refresh), and what a dialog submits.
+ACKNOWLEDGE, SEEN, REFRESH = "acknowledge", "seen", "refresh"
 COMPOSE, RETRACT = "compose", "retract"
 
 
@@ -57,8 +58,21 @@ def _text(text: str, **style) -> TextBlock:
     return TextBlock(text=text, wrap=True, **style)
 
 
-def _card(*body, actions=None) -> AdaptiveCard:
-    return AdaptiveCard(body=[b for b in body if b is not None], actions=actions or None)
+def _card(*body, actions=None, refresh=None) -> AdaptiveCard:
+    return AdaptiveCard(
+        body=[b for b in body if b is not None], actions=actions or None, refresh=refresh
+    )
+
+
+def _refresh(user_id: str | None, **data) -> RefreshDefinition | None:
+    """Universal Actions' `refresh`: when the card is shown, the person's Teams client
+    invokes adaptiveCard/action with this verb and shows the card the bot answers, so a
+    copy whose message cannot be edited (its send was never confirmed) still shows what
+    the store says. `userIds` lists who it runs for automatically (at most 60 user MRIs;
+    `[]` would turn it off), here the one recipient's 29: ID."""
+    if not user_id:
+        return None
+    return RefreshDefinition(action=ExecuteAction(verb=REFRESH, data=data), user_ids=[user_id])
 
 
 def _execute(title: str, verb: str, **data) -> ExecuteAction:
@@ -82,7 +96,13 @@ def _facts(*pairs) -> FactSet:
 # ---------------------------------------------------------------- the memo as received
 
 
-def memo_card(memo: Memo, copy_id: int, acknowledged_at: datetime | None = None) -> AdaptiveCard:
+def memo_card(
+    memo: Memo,
+    copy_id: int,
+    acknowledged_at: datetime | None = None,
+    refresh_for: str | None = None,
+) -> AdaptiveCard:
+    """A person's copy of the memo; `refresh_for`: their Teams user ID (29:...)."""
     facts = _facts(
         ("Memo", memo_label(memo.id)),
         ("Sent", when(memo.created_at)),
@@ -104,6 +124,7 @@ def memo_card(memo: Memo, copy_id: int, acknowledged_at: datetime | None = None)
         facts,
         done,
         actions=actions,
+        refresh=_refresh(refresh_for, copy_id=copy_id),
     )
 
 
@@ -182,7 +203,10 @@ def retraction_reminder_card(
 
 
 def acknowledgement_reminder_card(
-    memo: Memo, copy_id: int, acknowledged_at: datetime | None = None
+    memo: Memo,
+    copy_id: int,
+    acknowledged_at: datetime | None = None,
+    refresh_for: str | None = None,
 ) -> AdaptiveCard:
     by = f" by {when(memo.ack_deadline)}" if memo.ack_deadline else ""
     done = (
@@ -197,6 +221,7 @@ def acknowledgement_reminder_card(
         actions=None
         if acknowledged_at
         else [_execute("Acknowledge", ACKNOWLEDGE, copy_id=copy_id, reminder=True)],
+        refresh=_refresh(refresh_for, copy_id=copy_id, reminder=True),
     )
 
 
@@ -369,9 +394,11 @@ def compose_dialog(
             value=values.get("ask_ack", "false"),
         ),
         DateInput(id="deadline_date", label="Acknowledge by", value=values.get("deadline_date")),
+        error("deadline_date"),
         TimeInput(
             id="deadline_time", label="Acknowledge by (time)", value=values.get("deadline_time")
         ),
+        error("deadline_time"),
         error("deadline"),
     ]
     return _card(*body, actions=[SubmitAction(title="Send", data=SubmitActionData(dialog=COMPOSE))])

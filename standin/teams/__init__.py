@@ -102,19 +102,30 @@ Recording (thread-safe copies)
 
 Acting as Teams (POST bot_url + "/api/messages"; Reply(status, headers, body,
 elapsed, request, outcome, shown, card, errors_by_label, problem), ``.json()``)
-    ``install(user)`` / ``uninstall(user)`` (installationUpdate add/remove and
-    conversationUpdate membersAdded/membersRemoved [the bot]; Replies),
-    ``install_many(users=None)``, ``install_in_team(team)`` /
-    ``uninstall_from_team(team)``; ``message(user, text)``;
+    ``install(user, profile=True)`` / ``uninstall(user)`` (installationUpdate
+    add/remove and conversationUpdate membersAdded/membersRemoved [the bot];
+    Replies; ``profile=False``: exactly as Teams sends them, no name and no time
+    zone), ``install_many(users=None)``, ``install_in_team(team)`` /
+    ``uninstall_from_team(team)``, ``rename_team(team, name)`` (conversationUpdate
+    eventType "teamRenamed"); ``message(user, text)``;
+    ``message_in_channel(user, team, text)`` (a new thread in the General channel,
+    ``<at>Errata</at>&nbsp;text`` with a mention entity; the thread is the
+    conversation ``<channel>;messageid=<id>``), ``group_chat(users)`` -> chat id,
+    ``message_in_group_chat(user, chat_id, text)`` (the same shape in a group chat);
+    ``open_card(user, message)``: the person looks at a card; a ``refresh`` meant
+    for them (userIds) is invoked (adaptiveCard/action, trigger "automatic") and
+    the answer shown on that device;
     ``invoke_action(user, message, title, values=None)``: Action.Execute ->
     invoke adaptiveCard/action {action {type, id?, verb, data}, trigger
     "manual"}, replyToId; an answer ``{"statusCode": 200, "type":
     "application/vnd.microsoft.card.adaptive", "value": card}`` replaces the
-    card in place, ``...activity.message`` shows the text, anything else shows
-    an error; Action.Submit -> a message with ``value`` = data + inputs
+    card on the device that clicked only (``Message.card_on_device(user_id)``;
+    ``chat()`` keeps the stored message, as other devices and a reload show it,
+    until the bot edits it), ``...activity.message`` shows the text, anything
+    else shows an error; Action.Submit -> a message with ``value`` = data + inputs
     (messageBack / imBack as Teams sends them), or task/fetch when
     data.msteams.type is "task/fetch". ``open_dialog(user, message, title)``;
-    ``submit_dialog(user, values, button=None)`` fills inputs BY LABEL
+    ``submit_dialog(user, values, button=None, client_checks=True)`` fills inputs BY LABEL
     (Input.Text str, Toggle bool -> valueOn/valueOff, ChoiceSet by title or
     value, multi-select comma-joined, Date "YYYY-MM-DD", Time "HH:MM",
     Number), checks isRequired/regex/min/max as Teams' client does
@@ -125,12 +136,13 @@ elapsed, request, outcome, shown, card, errors_by_label, problem), ``.json()``)
 
 Deliberate differences from real Teams
     - One tenant, one bot, http on loopback; no Graph, no proactive install,
-      no group chats, no sovereign clouds. MSAL cannot use the token endpoint
+      no sovereign clouds; group chats only as ``group_chat`` makes them. MSAL cannot use the token endpoint
       (it wants an https authority): use a token callable in tests.
     - Limits are token buckets refilled continuously (Teams does not publish
       its algorithm); 412 happens only when injected.
-    - An Action.Execute card answer is stored as an edit of the message (for
-      the interactor only in Teams; in a 1:1 they are the only viewer).
+    - One "device" per person: an Action.Execute answer shows on it until the
+      bot edits the message.
+    - ``install`` sends a name and a time zone unless ``profile=False``.
     - Every input is sent, as a string ("" when empty); Toggle as its
       valueOn/valueOff; Number as its text.
     - Cards are never refused: what Teams would render badly is listed in

@@ -120,9 +120,17 @@ class TeamsActor:
         activity_id: str | None = None,
         channel_data: dict[str, Any] | None = None,
         head: dict[str, Any] | None = None,
+        profile: bool = True,
     ) -> dict[str, Any]:
+        """An activity caused by ``person``. ``profile=False``: as Teams sends install and
+        team events, whose ``from`` has no name and which carry no time zone at all
+        (msteams-docs subscribe-to-conversation-events.md, installationUpdate and
+        conversationUpdate JSON: from {id, aadObjectId}, clientInfo {locale})."""
         now = datetime.now(UTC)
         out: dict[str, Any] = dict(head or {})
+        client_info: dict[str, Any] = {"type": "clientInfo", "locale": person.locale}
+        if profile:
+            client_info.update(country=person.country, platform="Web", timezone=person.tz)
         out.update(
             {
                 "type": atype,
@@ -131,23 +139,20 @@ class TeamsActor:
                 "id": activity_id or self.state.next_message_id(),
                 "channelId": "msteams",
                 "serviceUrl": self.t.service_url,
-                "from": person.to_account(),
+                "from": person.to_account()
+                if profile
+                else {"id": person.id, "aadObjectId": person.aad_object_id},
                 "conversation": conversation,
                 "recipient": {"id": self.t.bot_id, "name": self.t.bot_name},
-                "entities": [
-                    {
-                        "locale": person.locale,
-                        "country": person.country,
-                        "platform": "Web",
-                        "timezone": person.tz,
-                        "type": "clientInfo",
-                    }
-                ],
+                "entities": [client_info],
                 "channelData": channel_data or {"tenant": {"id": self.t.tenant_id}},
                 "locale": person.locale,
-                "localTimezone": person.tz,
             }
         )
+        if profile:
+            out["localTimezone"] = person.tz
+        else:
+            del out["localTimestamp"]
         return out
 
     def _personal(self, person: TeamsPerson) -> dict[str, Any]:
@@ -183,6 +188,7 @@ class TeamsActor:
         added: bool,
         channel_data: dict[str, Any] | None = None,
         member_channel_data: dict[str, Any] | None = None,
+        profile: bool = True,
     ) -> Replies:
         """The two activities Teams sends when the app comes or goes, in Teams' order."""
         r1 = self.send_activity(
@@ -193,6 +199,7 @@ class TeamsActor:
                 activity_id=self._event_id(),
                 head={"action": "add" if added else "remove"},
                 channel_data=channel_data,
+                profile=profile,
             )
         )
         members = "membersAdded" if added else "membersRemoved"
@@ -204,18 +211,21 @@ class TeamsActor:
                 activity_id=self._event_id(),
                 head={members: [{"id": self.t.bot_id}]},
                 channel_data=member_channel_data,
+                profile=profile,
             )
         )
         for r in (r1, r2):
             r.outcome = "delivered" if r.ok else "error_shown"
         return Replies([r1, r2])
 
-    def install(self, user: str | TeamsPerson) -> Replies:
-        """The user adds the app (personal scope): installationUpdate add, conversationUpdate."""
+    def install(self, user: str | TeamsPerson, *, profile: bool = True) -> Replies:
+        """The user adds the app (personal scope): installationUpdate add, conversationUpdate.
+        ``profile=False`` sends them exactly as Teams does: no name, no time zone (the
+        default adds both, so a bot learns of people at once)."""
         p = self.person(user)
         p.has_app = True
         source = {"tenant": {"id": self.t.tenant_id}, "source": {"name": "message"}}
-        return self._installation(p, self._personal(p), True, channel_data=source)
+        return self._installation(p, self._personal(p), True, channel_data=source, profile=profile)
 
     def uninstall(self, user: str | TeamsPerson) -> Replies:
         """The user removes the app: installationUpdate remove, conversationUpdate membersRemoved."""
@@ -304,6 +314,176 @@ class TeamsActor:
         reply.outcome = "delivered" if reply.ok else "error_shown"
         return reply
 
+    def _mentioned(self, text: str) -> tuple[str, str, list[dict[str, Any]]]:
+        """(text, html attachment, entities) of a message that @mentions the bot, as Teams
+        sends it from a channel or group chat: ``<at>Errata</at>&nbsp;memo list`` and a
+        mention entity (a captured channel message in TechAtBosch/bot-comm
+        apihandlers/teams.go; msteams-docs channel-and-group-conversations.md)."""
+        at = f"<at>{_html_escape(self.t.bot_name)}</at>"
+        escaped = _html_escape(text).replace("\n", "<br>")
+        body = f"{at}&nbsp;{escaped}"
+        attachment = (
+            '<div><div><span itemscope="" itemtype="http://schema.skype.com/Mention"'
+            f' itemid="0">{_html_escape(self.t.bot_name)}</span>&nbsp;{escaped}</div>\n</div>'
+        )
+        mention = {
+            "type": "mention",
+            "text": at,
+            "mentioned": {"id": self.t.bot_id, "name": self.t.bot_name},
+        }
+        return body + "\n", attachment, [mention]
+
+    def _post_in(
+        self,
+        p: TeamsPerson,
+        conv: Conversation,
+        conversation: dict[str, Any],
+        channel_data: dict[str, Any],
+        text: str,
+        message_id: str,
+    ) -> Reply:
+        body, attachment, mentions = self._mentioned(text)
+        activity = self._base(
+            "message",
+            p,
+            conversation,
+            activity_id=message_id,
+            channel_data=channel_data,
+            head={
+                "text": body,
+                "textFormat": "plain",
+                "attachments": [{"contentType": "text/html", "content": attachment}],
+            },
+        )
+        activity["entities"] = mentions + activity["entities"]
+        self.state.add_message(
+            conv,
+            Message(
+                conversation_id=conv.id,
+                id=message_id,
+                text=text,
+                activity=copy.deepcopy(activity),
+                sender="user",
+                from_id=p.id,
+                posted_at=time.time(),
+            ),
+        )
+        reply = self.send_activity(activity)
+        reply.outcome = "delivered" if reply.ok else "error_shown"
+        return reply
+
+    def message_in_channel(self, user: str | TeamsPerson, team: str | Team, text: str) -> Reply:
+        """``user`` starts a thread in the team's General channel that @mentions the bot:
+        "@Errata memo list". The bot's replies in that thread are in
+        ``messages(reply.request["conversation"]["id"])``."""
+        p = self.person(user)
+        t = self.t.team(team)
+        if not t.bot_installed:
+            raise PermissionError(f"the app is not installed in {t.name}: Teams would not send it")
+        message_id = self.state.next_message_id()
+        thread = f"{t.id};messageid={message_id}"
+        conv = self.state.conversation(thread)
+        assert conv is not None
+        conversation = {
+            "isGroup": True,
+            "conversationType": "channel",
+            "tenantId": self.t.tenant_id,
+            "id": thread,
+        }
+        channel_data = {
+            "teamsChannelId": t.id,
+            "teamsTeamId": t.id,
+            "channel": {"id": t.id},
+            "team": {"id": t.id},
+            "tenant": {"id": self.t.tenant_id},
+        }
+        return self._post_in(p, conv, conversation, channel_data, text, message_id)
+
+    def group_chat(self, users: list[str | TeamsPerson], *, bot_installed: bool = True) -> str:
+        """A group chat of these people with the app added to it; its conversation id."""
+        return self.state.add_group_chat([self.person(u) for u in users], bot_installed).id
+
+    def message_in_group_chat(self, user: str | TeamsPerson, chat_id: str, text: str) -> Reply:
+        """``user`` writes "@Errata <text>" in a group chat the app was added to."""
+        p = self.person(user)
+        conv = self.state.conversations.get(chat_id)
+        if conv is None or conv.kind != "groupChat" or p.id not in conv.members:
+            raise LookupError(f"{p.name} is not in group chat {chat_id}")
+        conversation = {
+            "isGroup": True,
+            "conversationType": "groupChat",
+            "tenantId": self.t.tenant_id,
+            "id": chat_id,
+        }
+        channel_data = {"tenant": {"id": self.t.tenant_id}}
+        return self._post_in(
+            p, conv, conversation, channel_data, text, self.state.next_message_id()
+        )
+
+    def rename_team(
+        self, team: str | Team, name: str, by: str | TeamsPerson | None = None
+    ) -> Reply:
+        """A team owner renames the team: conversationUpdate, channelData.eventType
+        "teamRenamed" (msteams-docs subscribe-to-conversation-events.md, "Team renamed":
+        from has only the 29: id)."""
+        t = self.t.team(team)
+        p = self._installer(t, by)
+        t.name = name
+        activity = self._base(
+            "conversationUpdate",
+            p,
+            {"isGroup": True, "conversationType": "channel", "id": t.id},
+            activity_id=self._event_id(),
+            channel_data={
+                "team": {"id": t.id, "name": name},
+                "eventType": "teamRenamed",
+                "tenant": {"id": self.t.tenant_id},
+            },
+            profile=False,
+        )
+        activity["from"] = {"id": p.id}
+        reply = self.send_activity(activity)
+        reply.outcome = "delivered" if reply.ok else "error_shown"
+        return reply
+
+    def open_card(self, user: str | TeamsPerson, message: Message) -> Reply | None:
+        """``user`` looks at ``message`` (opens the chat, scrolls to it). When its card has a
+        ``refresh`` whose Action.Execute is meant for them (``userIds`` names their 29: id;
+        without userIds Teams refreshes for everyone in chats of up to 60 people, and
+        ``[]`` turns automatic refresh off), Teams invokes adaptiveCard/action with
+        ``trigger: "automatic"`` and shows the answer on that device (Universal Actions
+        refresh model, msteams-docs Work-with-Universal-Actions-for-Adaptive-Cards.md).
+        None when the card asks for no refresh."""
+        p = self.person(user)
+        conv, current = self._current(p, message)
+        card = current.card_on_device(p.id) if p.id in current.views else current.card()
+        refresh = card.get("refresh") if isinstance(card, dict) else None
+        action = refresh.get("action") if isinstance(refresh, dict) else None
+        if not isinstance(action, dict) or action.get("type") != "Action.Execute":
+            return None
+        users = refresh.get("userIds")
+        if users is not None and p.id not in users:
+            return None
+        if users is None and conv.kind != "personal" and len(conv.members) > 60:
+            return None
+        act: dict[str, Any] = {"type": "Action.Execute", "verb": action.get("verb")}
+        if action.get("id"):
+            act["id"] = action["id"]
+        act["data"] = action.get("data") if isinstance(action.get("data"), dict) else {}
+        value = {"action": act, "trigger": "automatic"}
+        activity = self._base(
+            "invoke",
+            p,
+            self._conversation_of(p, conv),
+            head={"name": "adaptiveCard/action"},
+            channel_data=self._invoke_channel_data(current.id),
+        )
+        activity["replyToId"] = current.id
+        activity["value"] = value
+        reply = self.send_activity(activity)
+        self._apply_execute(p, current, reply, value)
+        return reply
+
     # ------------------------------------------------------------ card actions
     def _current(self, p: TeamsPerson, message: Message) -> tuple[Conversation, Message]:
         with self.state.lock:
@@ -321,7 +501,8 @@ class TeamsActor:
         """The card the person clicks: their (maybe stale) snapshot, the current one, or an
         earlier version still on their screen (a double click racing an edit)."""
         with self.state.lock:
-            for candidate in (message.card(), current.card()):
+            device = [C.card_of(v) for v in current.views.values()]
+            for candidate in (message.card(), *device, current.card()):
                 if candidate is not None and C.has_action(candidate, title):
                     return copy.deepcopy(candidate)
             for version in reversed(current.edits):
@@ -408,6 +589,13 @@ class TeamsActor:
     def _conversation_of(self, p: TeamsPerson, conv: Conversation) -> dict[str, Any]:
         if conv.kind == "personal":
             return {"conversationType": "personal", "tenantId": self.t.tenant_id, "id": conv.id}
+        if conv.kind == "groupChat" or ";messageid=" in conv.id:
+            return {
+                "isGroup": True,
+                "conversationType": conv.kind,
+                "tenantId": self.t.tenant_id,
+                "id": conv.id,
+            }
         team = self.t.team(conv.team_id or "")
         return self._team_conversation(team)
 
@@ -465,16 +653,11 @@ class TeamsActor:
             ):
                 new_card = body["value"]
                 with self.state.changed:
-                    atts = [
+                    # Shown on the device that acted only: the message itself (other devices,
+                    # a reload) changes when the bot edits it.
+                    current.views[p.id] = [
                         {"contentType": C.ADAPTIVE_CARD, "content": copy.deepcopy(new_card)}
                     ] + [a for a in current.attachments if a.get("contentType") != C.ADAPTIVE_CARD]
-                    current.replace(
-                        text=current.text,
-                        attachments=atts,
-                        activity=None,
-                        at=time.time(),
-                        source="invoke",
-                    )
                     self.state.changed.notify_all()
                 outcome = "card_replaced"
                 reply.card = copy.deepcopy(new_card)
@@ -549,9 +732,16 @@ class TeamsActor:
         return reply
 
     def submit_dialog(
-        self, user: str | TeamsPerson, values: dict[str, Any], *, button: str | None = None
+        self,
+        user: str | TeamsPerson,
+        values: dict[str, Any],
+        *,
+        button: str | None = None,
+        client_checks: bool = True,
     ) -> Reply:
-        """Fill the open dialog's inputs by label and press its submit button (task/submit)."""
+        """Fill the open dialog's inputs by label and press its submit button (task/submit).
+        ``client_checks=False``: a client that sends what was typed as it stands (a Time
+        input "25:99", a Date "2026-02-30"), as a bot must expect some clients to."""
         p = self.person(user)
         with self.state.lock:
             dialog = self.state.dialogs.get(p.id)
@@ -566,7 +756,7 @@ class TeamsActor:
                 raise LookupError(f"dialog {dialog.title!r} has no Action.Submit button")
             action = submits[0]
         inputs, errors = C.fill(card, values)
-        if errors:
+        if errors and client_checks:
             return Reply(0, {}, "", 0.0, outcome="not_sent", errors_by_label=errors)
         data = action.get("data")
         merged = {**(data if isinstance(data, dict) else {}), **inputs}

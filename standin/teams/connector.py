@@ -70,9 +70,11 @@ def injected(result: Result) -> Result:
 @dataclass(slots=True, eq=False)
 class Conversation:
     id: str
-    kind: str  # "personal" or "channel"
+    kind: str  # "personal", "channel" (a channel, or a thread in it: "...;messageid=...") or "groupChat"
     user_id: str | None = None  # personal: the person
     team_id: str | None = None  # channel: the team
+    members: list[str] = field(default_factory=list)  # groupChat: Teams user ids
+    bot_installed: bool = True  # groupChat: the app is added to the chat
     messages: list[Message] = field(default_factory=list)
     by_id: dict[str, Message] = field(default_factory=dict)
     created_at: float = 0.0
@@ -135,10 +137,29 @@ class ChatState:
             return conv
 
     def _team_of_channel(self, cid: str) -> Team | None:
+        """The team of a channel, or of a thread in it ("<channel id>;messageid=<root>")."""
+        cid = cid.split(";messageid=", 1)[0]
         for t in self.directory.teams:
             if t.id == cid or any(ch["id"] == cid for ch in t.channels):
                 return t
         return None
+
+    def add_group_chat(
+        self, members: list[TeamsPerson], bot_installed: bool = True
+    ) -> Conversation:
+        """A group chat ("19:...@thread.v2") of these people, with the app added to it."""
+        with self.changed:
+            cid = f"19:{secrets.token_hex(16)}@thread.v2"
+            conv = Conversation(
+                cid,
+                "groupChat",
+                members=[p.id for p in members],
+                bot_installed=bot_installed,
+                created_at=time.time(),
+            )
+            self.conversations[cid] = conv
+            self.changed.notify_all()
+            return conv
 
     def add_message(self, conv: Conversation, msg: Message) -> Message:
         with self.changed:
@@ -240,6 +261,8 @@ class Connector:
             if not self.dir.can_reach(p):
                 return blocked_error("BotNotInConversationRoster")
             return None
+        if conv.kind == "groupChat":
+            return None if conv.bot_installed else blocked_error("BotNotInConversationRoster")
         team = self.dir.team(conv.team_id or "")
         if team is None or not team.bot_installed:
             return blocked_error("BotNotInConversationRoster")
@@ -424,6 +447,11 @@ class Connector:
         if conv.kind == "personal":
             p = self.dir.person(conv.user_id or "")
             return ([p] if p else []), None
+        if conv.kind == "groupChat":
+            if not conv.bot_installed:
+                return None, blocked_error("BotNotInConversationRoster")
+            people = [self.dir.person(uid) for uid in conv.members]
+            return [p for p in people if p is not None], None
         team = self.dir.team(conv.team_id or "")
         if team is None or not team.bot_installed:
             return None, blocked_error("BotNotInConversationRoster")

@@ -83,6 +83,10 @@ class Message:
     deleted: bool = False
     deleted_at: float | None = None
     warnings: list[str] = field(default_factory=list)  # card problems Teams would render badly
+    # What the device that clicked an Action.Execute button shows instead (Teams shows the
+    # answer card "only to the specific client that requested it"), by user id, until the
+    # message itself is next edited. Other devices and a reload show the message above.
+    views: dict[str, list] = field(default_factory=dict)
 
     # ------------------------------------------------------------- assertions
     def cards(self) -> list[dict[str, Any]]:
@@ -113,6 +117,11 @@ class Message:
                 continue
         raise LookupError(f"no button {title!r} (buttons: {self.buttons()})")
 
+    def card_on_device(self, user_id: str) -> dict[str, Any] | None:
+        """The card as the device ``user_id`` acted on shows it (an invoke's answer), else
+        as everyone sees it."""
+        return C.card_of(self.views.get(user_id) or self.attachments)
+
     @property
     def edited(self) -> bool:
         return bool(self.edits)
@@ -136,6 +145,7 @@ class Message:
             deleted=self.deleted,
             deleted_at=self.deleted_at,
             warnings=list(self.warnings),
+            views=copy.deepcopy(self.views),
         )
 
     def replace(
@@ -156,6 +166,7 @@ class Message:
             self.activity = activity
         self.updated_at = at
         self.updated_by = source
+        self.views.clear()  # an edit re-renders the message on every device
 
 
 @dataclass(slots=True)

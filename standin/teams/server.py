@@ -605,8 +605,8 @@ class StandInTeams(LoopbackServer):
         return self.state.wait_for(predicate, timeout)
 
     # --------------------------------------------------------- acting as Teams
-    def install(self, user: str | TeamsPerson) -> Replies:
-        return self.actor.install(user)
+    def install(self, user: str | TeamsPerson, *, profile: bool = True) -> Replies:
+        return self.actor.install(user, profile=profile)
 
     def uninstall(self, user: str | TeamsPerson) -> Replies:
         return self.actor.uninstall(user)
@@ -632,6 +632,27 @@ class StandInTeams(LoopbackServer):
         """``user`` writes ``text`` to the bot in their 1:1 chat."""
         return self.actor.message(user, text)
 
+    def message_in_channel(self, user: str | TeamsPerson, team: str | Team, text: str) -> Reply:
+        """``user`` @mentions the bot in a new thread of the team's General channel."""
+        return self.actor.message_in_channel(user, team, text)
+
+    def group_chat(self, users: list[str | TeamsPerson], *, bot_installed: bool = True) -> str:
+        """A group chat of ``users`` with the app added; its conversation id."""
+        return self.actor.group_chat(users, bot_installed=bot_installed)
+
+    def message_in_group_chat(self, user: str | TeamsPerson, chat_id: str, text: str) -> Reply:
+        """``user`` @mentions the bot in a group chat."""
+        return self.actor.message_in_group_chat(user, chat_id, text)
+
+    def rename_team(
+        self, team: str | Team, name: str, by: str | TeamsPerson | None = None
+    ) -> Reply:
+        return self.actor.rename_team(team, name, by)
+
+    def open_card(self, user: str | TeamsPerson, message: Message) -> Reply | None:
+        """``user`` looks at ``message``: its card's ``refresh`` runs (None if it has none)."""
+        return self.actor.open_card(user, message)
+
     def invoke_action(
         self,
         user: str | TeamsPerson,
@@ -651,9 +672,14 @@ class StandInTeams(LoopbackServer):
         return self.actor.open_dialog(user, message, title, values)
 
     def submit_dialog(
-        self, user: str | TeamsPerson, values: dict[str, Any], *, button: str | None = None
+        self,
+        user: str | TeamsPerson,
+        values: dict[str, Any],
+        *,
+        button: str | None = None,
+        client_checks: bool = True,
     ) -> Reply:
-        return self.actor.submit_dialog(user, values, button=button)
+        return self.actor.submit_dialog(user, values, button=button, client_checks=client_checks)
 
     def close_dialog(self, user: str | TeamsPerson) -> None:
         self.actor.close_dialog(user)

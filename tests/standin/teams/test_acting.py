@@ -139,7 +139,9 @@ def test_a_message_and_the_bots_reply_during_the_turn(teams, bot, connector):
     assert everything[1].reply_to_id == everything[0].id == sent["id"]
 
 
-def test_action_execute_invoke_and_card_replaced_in_place(teams, bot, connector):
+def test_action_execute_answer_shows_on_the_clicking_device_only(teams, bot, connector):
+    """Teams: the Action.Execute answer card "is sent only to the specific client that
+    requested it" (Universal Actions docs); the message itself changes with an edit."""
     person = teams.directory.installed()[0]
     msg = post_card(teams, connector, person, MEMO)
     done = card({"type": "TextBlock", "text": "Acknowledged 09:14"})
@@ -154,8 +156,10 @@ def test_action_execute_invoke_and_card_replaced_in_place(teams, bot, connector)
     }
     assert reply.outcome == "card_replaced" and reply.card == done
     [now] = teams.chat(person)
-    assert now.content() == "Acknowledged 09:14" and now.buttons() == []
-    assert now.updated_by == "invoke" and now.edits[0].content().startswith("Delete the app")
+    assert now.card_on_device(person.id) == done
+    # another device, or a reload, shows the message as it is stored: unchanged
+    assert now.content().startswith("Delete the app") and now.buttons() == ["Acknowledge"]
+    assert now.edits == [] and now.card_on_device("someone else") == now.card()
     # a double click from a screen still showing the button is still sent
     again = teams.invoke_action(person, msg, "Acknowledge")
     assert again.status == 200 and len(bot.requests) == 2

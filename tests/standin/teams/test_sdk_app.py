@@ -90,7 +90,7 @@ def test_a_teams_sdk_app_runs_against_the_stand_in_with_auth_on(sdk_app):
     assert card.content() == "You said hello\nAcknowledge"
     reply = teams.invoke_action(person, card, "Acknowledge")
     assert reply.outcome == "card_replaced"
-    assert teams.chat(person)[0].content() == "Done: ack"
+    assert teams.chat(person)[0].card_on_device(person.id)["body"][0]["text"] == "Done: ack"
     sent = asyncio.run_coroutine_threadsafe(
         app.send(teams.conversation_of(person), "A proactive notice"), loop
     ).result(5)
