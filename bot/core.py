@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.answers import Answers
 from bot.audit import Checkpoints
 from bot.clock import Clock
 from bot.config import Settings
@@ -31,7 +32,7 @@ from bot.domain import (
     merge_recipients,
 )
 from bot.fanout import Outbox
-from bot.platform import Platform
+from bot.platform import Interactive, Platform
 from bot.reminders import Reminders
 from bot.status import StatusBoard
 from bot.store import Click, Store
@@ -78,6 +79,7 @@ class Core:
             on_change=self.status.mark,
             idle_wait=idle_wait,
         )
+        self.answers = Answers(self)
         self.reminders = Reminders(store, clock, settings, on_queued=self.outbox.kick)
         self._resolver = ThreadPoolExecutor(max_workers=2, thread_name_prefix="audience")
         self._later = ThreadPoolExecutor(max_workers=4, thread_name_prefix="after-answer")
@@ -438,6 +440,10 @@ class Core:
         return self.apply_retraction(memo_id) or Refusal("Could not retract.")
 
     # ------------------------------------------------------------ overviews
+
+    def extras(self, platform: str) -> Interactive:
+        """The platform's interactive extras (permalinks, files, reflecting a click)."""
+        return self.platforms[platform]  # type: ignore[return-value]
 
     def overview(self, limit: int = 15) -> list[tuple]:
         """Recent memos with their counts (for comms staff and auditors)."""

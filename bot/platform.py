@@ -106,3 +106,29 @@ class Platform(Protocol):
     def look_up_person(self, person_id: str) -> None:
         """Fetch one person's name and email into the store (between directory refreshes)."""
         ...
+
+
+class Interactive(Protocol):
+    """What a platform's listeners may do besides the outbox's sends: the extras of an
+    interactive surface (links to messages, files, reflecting a click made elsewhere).
+    Declared apart so that nothing reaches around `Platform` for them."""
+
+    def permalink(self, channel: str | None, ts: str | None) -> str | None:
+        """A link to a message, or None when there is none."""
+        ...
+
+    def send_file(
+        self, user_id: str, path: str, *, filename: str, title: str, comment: str
+    ) -> Outcome:
+        """Share a file with a person privately."""
+        ...
+
+    def show_acknowledged(self, memo: Memo, copy: Copy, at: datetime) -> Outcome:
+        """Show an acknowledgement made elsewhere (the App Home) on the person's copy."""
+        ...
+
+    def show_seen(
+        self, memo: Memo, retraction: Retraction, copy: Copy, notice: Notice, at: datetime
+    ) -> Outcome:
+        """Show a confirmation made elsewhere on the person's notice."""
+        ...

@@ -64,22 +64,15 @@ def acknowledge_clicked(ack, body, client, respond, context):
     )
     if click is None:
         return
-    memo = core.store.memo(click.memo_id)
+    memo, copy = core.answers.copy(copy_id)
+    slack = core.extras(SLACK)
     if action_id == blocks.ACKNOWLEDGE_FROM_REMINDER:
-        copy = core.store.copy(copy_id)
         text, view = blocks.acknowledgement_reminder(
-            memo, copy_id, core.platforms[SLACK].permalink(copy.channel, copy.ts), click.at
+            memo, copy_id, slack.permalink(copy.channel, copy.ts), click.at
         )
     else:
         text, view = blocks.memo_message(memo, copy_id, acknowledged_at=click.at)
-    slack = core.platforms[SLACK]
-    _show(
-        body,
-        respond,
-        text,
-        view,
-        lambda: slack.show_acknowledged(memo, core.store.copy(copy_id), click.at),
-    )
+    _show(body, respond, text, view, lambda: slack.show_acknowledged(memo, copy, click.at))
 
 
 def seen_clicked(ack, body, client, respond, context):
@@ -89,11 +82,8 @@ def seen_clicked(ack, body, client, respond, context):
     )
     if click is None:
         return
-    store = core.store
-    notice = store.notice(notice_id)
-    memo = store.memo(notice.memo_id)
-    retraction = store.retraction(memo.id)
-    slack = core.platforms[SLACK]
+    memo, retraction, copy, notice = core.answers.notice(notice_id)
+    slack = core.extras(SLACK)
     if action_id == blocks.SEEN_FROM_REMINDER:
         text, view = blocks.retraction_reminder(
             memo,
@@ -104,16 +94,11 @@ def seen_clicked(ack, body, client, respond, context):
             seen_at=click.at,
         )
     else:
-        copy = store.copy(notice.copy_id)
         text, view = blocks.notice_message(
             memo, retraction, notice_id, slack.permalink(copy.channel, copy.ts), seen_at=click.at
         )
     _show(
-        body,
-        respond,
-        text,
-        view,
-        lambda: slack.show_seen(memo, retraction, store.copy(notice.copy_id), notice, click.at),
+        body, respond, text, view, lambda: slack.show_seen(memo, retraction, copy, notice, click.at)
     )
 
 
@@ -125,8 +110,8 @@ def acknowledge_in_home(ack, body, client, context):
     _, copy_id = _clicked(body)
     click = core.acknowledge(copy_id, user, SLACK) if copy_id else None
     if click and click.outcome == "recorded":
-        copy = core.store.copy(copy_id)
-        core.platforms[SLACK].show_acknowledged(core.store.memo(copy.memo_id), copy, click.at)
+        memo, copy = core.answers.copy(copy_id)
+        core.extras(SLACK).show_acknowledged(memo, copy, click.at)
     publish_home(core, client, user)
 
 
@@ -137,10 +122,6 @@ def seen_in_home(ack, body, client, context):
     _, notice_id = _clicked(body)
     click = core.mark_seen(notice_id, user, SLACK) if notice_id else None
     if click and click.outcome == "recorded":
-        store = core.store
-        notice = store.notice(notice_id)
-        memo = store.memo(notice.memo_id)
-        core.platforms[SLACK].show_seen(
-            memo, store.retraction(memo.id), store.copy(notice.copy_id), notice, click.at
-        )
+        memo, retraction, copy, notice = core.answers.notice(notice_id)
+        core.extras(SLACK).show_seen(memo, retraction, copy, notice, click.at)
     publish_home(core, client, user)

@@ -34,12 +34,12 @@ def memo_command(ack, body, client, respond, context):
             ack(texts.NOT_COMMS_STAFF)
             return
         ack()
-        teams = core.store.groups("teams") if "teams" in core.platforms else None
+        teams = core.answers.groups("teams") if "teams" in core.platforms else None
         open_form(
             client,
             respond,
             body.get("trigger_id"),
-            blocks.compose_modal(core.store.groups(SLACK), teams),
+            blocks.compose_modal(core.answers.groups(SLACK), teams),
         )
     elif verb == "help":
         ack(texts.help_text(core.role(SLACK, user)))
@@ -57,9 +57,7 @@ def _list(ack, core, user):
     if core.may_oversee(SLACK, user):
         text, view = blocks.memo_list(core.overview(), everyone=True)
     else:
-        received = core.store.memos_received_by(SLACK, user, limit=20)
-        items = [(memo, core.store.memo_counts(memo.id), None) for memo, _ in received]
-        text, view = blocks.memo_list(items, everyone=False)
+        text, view = blocks.memo_list(core.answers.received_by(SLACK, user), everyone=False)
     ack(text=text, blocks=view)
 
 
@@ -68,7 +66,7 @@ def _memo_named(ack, core, text: str, usage: str):
     if memo_id is None:
         ack(texts.BAD_MEMO_REF.format(text=text) if text else f"Name the memo: `{usage}`.")
         return None
-    memo = core.store.memo(memo_id)
+    memo = core.answers.memo(memo_id)
     if memo is None:
         ack(f"There is no memo {memo_label(memo_id)}.")
         return None
@@ -83,12 +81,9 @@ def _status(ack, core, user, text):
         core.deny(SLACK, user, "/memo status", memo=memo.id)
         ack(f"You did not receive {memo.label}; only comms staff and auditors can see every memo.")
         return
-    retraction = core.store.retraction(memo.id)
+    status = core.answers.status(memo.id)
     text_, view = blocks.memo_status_answer(
-        memo,
-        core.store.memo_counts(memo.id),
-        retraction,
-        core.store.retraction_counts(memo.id) if retraction else None,
+        memo, status.counts, status.retraction, status.retraction_counts
     )
     ack(text=text_, blocks=view)
 
@@ -102,12 +97,12 @@ def _report(ack, core, client, user, text):
     if memo is None:
         return
     ack(f"Preparing the report of {memo.label}; it will arrive as a CSV file in our DM.")
-    summary = reports.summary(core.store, memo.id)
+    summary = core.answers.report_summary(memo.id)
     handle, path = tempfile.mkstemp(prefix=f"errata-{memo.label}-", suffix=".csv")
     try:
         with os.fdopen(handle, "w", newline="", encoding="utf-8") as out:
-            reports.write_csv(reports.rows(core.store, memo.id), out)
-        core.platforms[SLACK].send_file(
+            reports.write_csv(core.answers.report_rows(memo.id), out)
+        core.extras(SLACK).send_file(
             user,
             path,
             filename=f"errata-{memo.label}-report.csv",

@@ -20,13 +20,12 @@ def home_opened(event, client, context):
 
 
 def publish_home(core, client, user: str) -> None:
-    store = core.store
-    role = core.role(SLACK, user)
+    home = core.answers.home(SLACK, user)
     view = blocks.home_view(
-        role=role,
-        awaiting=store.awaiting_acknowledgement(SLACK, user),
-        unconfirmed=store.unconfirmed_notices(SLACK, user),
-        received=store.memos_received_by(SLACK, user),
-        overview=core.overview() if core.may_oversee(SLACK, user) else None,
+        role=home.role,
+        awaiting=home.awaiting,
+        unconfirmed=home.unconfirmed,
+        received=home.received,
+        overview=home.overview,
     )
     client.views_publish(user_id=user, view=view)

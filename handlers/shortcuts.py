@@ -24,7 +24,7 @@ def retract_shortcut(ack, body, client, respond, context):
         respond(response_type="ephemeral", text=texts.NOT_COMMS_STAFF_RETRACT)
         return
     channel = (body.get("channel") or {}).get("id")
-    memo = core.store.memo_by_status_message(channel, (body.get("message") or {}).get("ts"))
+    memo = core.answers.memo_by_status_message(channel, (body.get("message") or {}).get("ts"))
     if memo is None:
         respond(
             response_type="ephemeral",
