@@ -739,8 +739,9 @@ def _true(value) -> bool:
 def _deadline(day, at, zone: ZoneInfo) -> tuple[datetime | None, dict[str, str]]:
     """The acknowledgement deadline from the dialog's date and time inputs, and what is
     wrong with them, by field. A date without a time means 17:00 that day."""
-    day = str(day).strip() if isinstance(day, str | int) else ""
-    at = str(at).strip() if isinstance(at, str | int) else ""
+    # Anything but text (a client that sends an object) is as wrong as a bad date.
+    day = day.strip() if isinstance(day, str) else ("" if day is None else "?")
+    at = at.strip() if isinstance(at, str) else ("" if at is None else "?")
     errors: dict[str, str] = {}
     date = hour = None
     if day:

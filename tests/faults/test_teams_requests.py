@@ -273,6 +273,18 @@ def malformed_cases(teams, comms, person, message) -> dict[str, bytes]:
         name="task/submit",
         value={"data": {"dialog": "retract", "memo": "M-1; DROP", "reason": "x"}},
     )
+
+    def by_comms(name: str, value) -> bytes:
+        out = activity(teams, comms, "")
+        out.update(type="invoke", name=name, value=value)
+        return json.dumps(out).encode()
+
+    def verb(value) -> bytes:
+        out = copy.deepcopy(click)
+        out["value"]["action"]["verb"] = value
+        out["value"]["action"]["data"] = {"copy_id": 1}
+        return json.dumps(out).encode()
+
     return {
         "not JSON": b"this is not json",
         "JSON array": b"[1, 2, 3]",
@@ -291,6 +303,41 @@ def malformed_cases(teams, comms, person, message) -> dict[str, bytes]:
         "copy_id 9 * 30": ack("9" * 30),
         "copy_id null": ack(None),
         "retract submit naming no memo": json.dumps(retract).encode(),
+        # Issue 12: values of the wrong shape inside an invoke, from someone allowed to act.
+        "value.action is a string": changed(value={"action": "acknowledge"}),
+        "value is null": changed(value=None),
+        "value.action.verb is an object": verb({"acknowledge": True}),
+        "refresh of copy 1 by whoever": verb("refresh"),
+        "retract dialog with a reason that is an object": by_comms(
+            "task/fetch", {"data": {"dialog": "retract", "memo": 1, "reason": {"x": 1}}}
+        ),
+        "dialog named by a list": by_comms("task/fetch", {"data": {"dialog": ["retract"]}}),
+        "compose submit with a deadline that is an object": by_comms(
+            "task/submit",
+            {
+                "data": {
+                    "dialog": "compose",
+                    "title": "t",
+                    "message": "m",
+                    "everyone": "true",
+                    "deadline_date": {"y": 2031},
+                    "deadline_time": ["09:00"],
+                }
+            },
+        ),
+        "compose submit with deadline 25:99": by_comms(
+            "task/submit",
+            {
+                "data": {
+                    "dialog": "compose",
+                    "title": "t",
+                    "message": "m",
+                    "everyone": "true",
+                    "deadline_date": "2031-01-15",
+                    "deadline_time": "25:99",
+                }
+            },
+        ),
         "deep nesting": b'{"type": "message", "value": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
     }
 
@@ -314,6 +361,14 @@ MALFORMED = [
     "copy_id null",
     "retract submit naming no memo",
     "deep nesting",
+    "value.action is a string",
+    "value is null",
+    "value.action.verb is an object",
+    "refresh of copy 1 by whoever",
+    "retract dialog with a reason that is an object",
+    "dialog named by a list",
+    "compose submit with a deadline that is an object",
+    "compose submit with deadline 25:99",
 ]
 
 
