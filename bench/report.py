@@ -57,9 +57,10 @@ def build(store: Store, recipients: int) -> int:
     )
     store.db.execute("UPDATE copies SET acknowledged_at = ? WHERE id % 2 = 0", [stamp])
     store.db.conn.commit()
-    store.retract(
+    store.request_retraction(
         memo.id, by="UCOMMS", by_platform="slack", reason="sent in error", corrections="", now=now
     )
+    store.apply_retraction(memo.id, now)
     store.db.execute(
         "UPDATE notices SET state = 'delivered', delivered_at = ?, seen_at = ? WHERE id % 3 = 0",
         [stamp, stamp],

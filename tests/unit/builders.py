@@ -30,3 +30,13 @@ def deliver(store, clock, kind="copies"):
     while claimed := claim("slack", clock.now()):
         item = claimed[0]
         store.record(kind, item.id, Sent("D" + item.recipient_id, f"1.{item.id}"), clock.now())
+
+
+def retract(store, clock, memo_id, *, by="UC", reason="r"):
+    """Ask for a retraction and apply it at once, as the core does once nothing is in
+    flight. The applied retraction, or None when one was already asked for."""
+    if not store.request_retraction(
+        memo_id, by=by, by_platform="slack", reason=reason, corrections="", now=clock.now()
+    ):
+        return None
+    return store.apply_retraction(memo_id, clock.now())

@@ -20,6 +20,7 @@ from bot.audit import AuditKeyError, Checkpoint, Checkpoints
 from bot.domain import Audience, Recipient
 from bot.store import Store
 from tests.harness import wait_for
+from tests.unit.builders import retract
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = b"k" * 40
@@ -39,9 +40,7 @@ def _fill(store: Store, clock, people: int = 3) -> int:
         now=clock.now(),
     )
     store.add_recipients(memo.id, [Recipient("slack", f"U{i}") for i in range(people)], clock.now())
-    store.retract(
-        memo.id, by="UCOMMS", by_platform="slack", reason="r", corrections="", now=clock.now()
-    )
+    retract(store, clock, memo.id, by="UCOMMS")
     return memo.id
 
 
@@ -311,9 +310,7 @@ def test_checkpoints_are_due_daily_and_after_a_retraction(store, clock, caplog):
     clock.advance(timedelta(hours=23))
     assert not checkpoints.sweep() and len(poster.posted) == 1
 
-    store.retract(
-        memo.id, by="UCOMMS", by_platform="slack", reason="r", corrections="", now=clock.now()
-    )
+    retract(store, clock, memo.id, by="UCOMMS")
     assert checkpoints.due(clock.now()) == "retraction"
     poster.failing = True
     with caplog.at_level(logging.WARNING, logger="bot.audit"):

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from bot.config import load_settings
 from bot.domain import Audience, Recipient, Sent
 from bot.reminders import Reminders
-from tests.unit.builders import deliver, memo_to
+from tests.unit.builders import deliver, memo_to, retract
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # 21:00 in Tokyo, 07:00 in New York
 
@@ -20,9 +20,7 @@ def retracted_memo(store, clock, people):
     )
     memo = memo_to(store, clock, [pid for pid, _ in people], ask_ack=False)
     deliver(store, clock)
-    store.retract(
-        memo.id, by="UC", by_platform="slack", reason="r", corrections="", now=clock.now()
-    )
+    retract(store, clock, memo.id)
     deliver(store, clock, "notices")
     return memo
 
@@ -157,7 +155,5 @@ def test_acknowledgement_reminders_stop_at_retraction_and_deadline(store, clock)
     store.record("copies", claimed[0].id, Sent("D", "1.1"), clock.now())
     clock.advance(timedelta(hours=1))
     reminders.sweep()  # a reminder is queued...
-    store.retract(
-        other.id, by="UC", by_platform="slack", reason="r", corrections="", now=clock.now()
-    )
+    retract(store, clock, other.id)
     assert send_queued(store, clock) == []  # ...and never goes out

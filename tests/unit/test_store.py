@@ -16,7 +16,7 @@ from bot.domain import (
     Sent,
     Unknown,
 )
-from tests.unit.builders import deliver, memo_to
+from tests.unit.builders import deliver, memo_to, retract
 
 
 def _memo(store, clock, people=3, ask_ack=True):
@@ -103,16 +103,9 @@ def test_retraction_cancels_pending_and_queues_notices_acknowledgers_first(store
     for c in copies:
         store.record("copies", c.id, Sent(f"D{c.id}", f"1.{c.id}"), clock.now())
     store.acknowledge(copies[2].id, copies[2].recipient_id, "slack", clock.now())
-    retraction = store.retract(
-        memo.id, by="UCOMMS", by_platform="slack", reason="wrong", corrections="", now=clock.now()
-    )
+    retraction = retract(store, clock, memo.id, by="UCOMMS", reason="wrong")
     assert retraction.reason == "wrong"
-    assert (
-        store.retract(
-            memo.id, by="UX", by_platform="slack", reason="again", corrections="", now=clock.now()
-        )
-        is None
-    )
+    assert retract(store, clock, memo.id, by="UX", reason="again") is None
     counts = store.memo_counts(memo.id)
     assert counts.cancelled == 2 and counts.delivered == 3
     assert store.claim_copy("slack", clock.now()) is None  # nothing more of the original goes out
@@ -128,9 +121,7 @@ def test_retraction_cancels_pending_and_queues_notices_acknowledgers_first(store
 def test_a_claimed_copy_released_after_retraction_is_cancelled(store, clock):
     memo = _memo(store, clock, people=2)
     claimed, _ = store.claim_copy("slack", clock.now())
-    store.retract(
-        memo.id, by="UC", by_platform="slack", reason="r", corrections="", now=clock.now()
-    )
+    retract(store, clock, memo.id)
     assert store.copy(claimed.id).state == SENDING
     store.release_copy(claimed.id, clock.now())
     assert store.copy(claimed.id).state == CANCELLED
@@ -140,9 +131,7 @@ def test_a_claimed_copy_released_after_retraction_is_cancelled(store, clock):
 def test_a_copy_delivered_during_retraction_gets_its_notice(store, clock):
     memo = _memo(store, clock, people=1)
     claimed, _ = store.claim_copy("slack", clock.now())
-    store.retract(
-        memo.id, by="UC", by_platform="slack", reason="r", corrections="", now=clock.now()
-    )
+    retract(store, clock, memo.id)
     store.record("copies", claimed.id, Sent("D1", "1.1"), clock.now())
     assert store.notice_for_copy(claimed.id) is not None
     assert store.memo(memo.id).state == "retracting"
@@ -157,9 +146,7 @@ def test_acknowledge_once_by_its_recipient_only(store, clock):
     clock.advance(timedelta(minutes=3))
     again = store.acknowledge(copy.id, copy.recipient_id, "slack", clock.now())
     assert first.outcome == "recorded" and again.outcome == "already" and again.at == first.at
-    store.retract(
-        memo.id, by="UC", by_platform="slack", reason="r", corrections="", now=clock.now()
-    )
+    retract(store, clock, memo.id)
     assert (
         store.acknowledge(copy.id, copy.recipient_id, "slack", clock.now()).outcome == "retracted"
     )
@@ -170,9 +157,7 @@ def test_acknowledge_once_by_its_recipient_only(store, clock):
 def test_edits_wait_for_their_notice(store, clock):
     memo = _memo(store, clock, people=1)
     deliver(store, clock)
-    store.retract(
-        memo.id, by="UC", by_platform="slack", reason="r", corrections="", now=clock.now()
-    )
+    retract(store, clock, memo.id)
     assert store.claim_edit("slack", clock.now()) is None
     notice, _, _ = store.claim_notice("slack", clock.now())
     store.record("notices", notice.id, Sent("D", "9.9"), clock.now())
@@ -187,9 +172,7 @@ def test_edits_wait_for_their_notice(store, clock):
 def test_seen_once(store, clock):
     memo = _memo(store, clock, people=1)
     deliver(store, clock)
-    store.retract(
-        memo.id, by="UC", by_platform="slack", reason="r", corrections="", now=clock.now()
-    )
+    retract(store, clock, memo.id)
     notice, _, _ = store.claim_notice("slack", clock.now())
     store.record("notices", notice.id, Sent("D", "9.9"), clock.now())
     assert store.mark_seen(notice.id, "UX", "slack", clock.now()).outcome == "not_yours"

@@ -1,0 +1,189 @@
+"""The database itself: connections, the one write transaction, the audit append.
+
+Each change that belongs together runs in one `BEGIN IMMEDIATE` transaction
+(`_write()`) together with its audit entry (`_audit()`), so a crash never leaves
+half a change, and the audit chain is appended by one writer at a time.
+Connections are per thread (bolt listeners, the outbox workers and the scheduler
+all run on their own threads).
+
+The one dialect spot. The SQL everywhere else is meant to run on PostgreSQL too;
+what is SQLite's alone, and what a PostgreSQL `Database` would do instead:
+- here: the PRAGMAs on connect (busy_timeout, foreign_keys, synchronous) and
+  `journal_mode = WAL` in `migrate`; `BEGIN IMMEDIATE` in `_write()` (PostgreSQL:
+  BEGIN, with row locks, or SERIALIZABLE); `backup()` (SQLite's online backup);
+- schema.py: the tables are made with sqlite-utils' `create`/`add_column`;
+- `cursor.lastrowid` after an INSERT (memos.create_memo, reminders.queue_escalations;
+  PostgreSQL: `RETURNING id`);
+- scalar `max(a, b)` in queries.report_rows (PostgreSQL: `greatest`) and `julianday()`
+  in queries.median_seconds_to_seen (PostgreSQL: `extract(epoch from ...)`);
+- the parameters are sqlite3's `?` and `:name` (psycopg wants `%s`, `%(name)s`), and
+  the mixins call sqlite-utils' `db.query`/`db.execute`/`db.conn.executemany`: a
+  PostgreSQL `Database` would hand them an object with the same three calls;
+- times are ISO-8601 text (bot.clock.to_text), compared as text: portable as it is.
+Already portable: `INSERT ... ON CONFLICT DO NOTHING` / `DO UPDATE` (SQLite >= 3.24;
+the store once used `INSERT OR IGNORE`), `UPDATE ... RETURNING` (SQLite >= 3.35), and
+times passed as parameters, never `datetime('now')`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlite_utils
+
+from bot import audit
+from bot.clock import to_text
+from bot.store.schema import MIGRATIONS
+
+
+class Database:
+    """The connections (one per thread), the one write transaction, the audit append,
+    the migrations, and the backup. The aggregates' mixins build on these."""
+
+    def __init__(self, path: str, *, audit_key: bytes | None = None):
+        """`audit_key` keys the audit chain (bot.audit.load_key); without one, the key
+        file beside the database is used, made on first need."""
+        self.path = path
+        self._audit_key = audit_key
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            conn = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 60000")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            db = sqlite_utils.Database(conn, execute_plugins=False)
+            self._local.db = db
+            with self._lock:
+                self._connections.append(conn)
+        return db
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                with suppress(sqlite3.ProgrammingError):
+                    conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite_utils.Database]:
+        """One write transaction; taken IMMEDIATE so read-then-write never deadlocks.
+
+        Writers of this process queue on a lock first: SQLite's own busy handler
+        retries with sleeps and no fairness, so under load one writer could starve
+        for its whole timeout. The busy timeout still covers other processes."""
+        db = self.db
+        with self._write_lock:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.rollback()
+                raise
+            else:
+                db.execute("COMMIT")
+
+    def _rows(self, sql: str, params: Any = ()) -> list[dict]:
+        return list(self.db.query(sql, params))
+
+    def _row(self, sql: str, params: Any = ()) -> dict | None:
+        for row in self.db.query(sql, params):
+            return row
+        return None
+
+    def _meta(self, key: str) -> str | None:
+        row = self._row("SELECT value FROM meta WHERE key = ?", [key])
+        return row["value"] if row else None
+
+    @property
+    def audit_key(self) -> bytes:
+        if self._audit_key is None:
+            with self._lock:
+                if self._audit_key is None:
+                    self._audit_key = audit.load_key("", self.path)
+        return self._audit_key
+
+    def _audit(
+        self,
+        db: sqlite_utils.Database,
+        at: datetime,
+        action: str,
+        *,
+        actor: str = "",
+        memo_id: int | None = None,
+        subject: str = "",
+        detail: dict | None = None,
+    ) -> None:
+        """Append one entry to the hash chain; only ever inside a write transaction."""
+        last = next(db.query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1"), None)
+        entry = {
+            "id": (last["id"] + 1) if last else 1,
+            "at": to_text(at),
+            "actor": actor,
+            "action": action,
+            "memo_id": memo_id,
+            "subject": subject,
+            "detail": json.dumps(detail or {}, sort_keys=True, ensure_ascii=False),
+            "prev_hash": last["hash"] if last else audit.GENESIS,
+        }
+        entry["hash"] = audit.entry_hash(entry, self.audit_key)
+        db.execute(
+            "INSERT INTO audit (id, at, actor, action, memo_id, subject, detail, prev_hash, hash)"
+            " VALUES (:id, :at, :actor, :action, :memo_id, :subject, :detail, :prev_hash, :hash)",
+            entry,
+        )
+        # The head lets `audit verify` notice entries deleted from the end of the chain.
+        db.execute(
+            "INSERT INTO meta (key, value) VALUES ('audit_head', ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            [f"{entry['id']}:{entry['hash']}"],
+        )
+
+    def migrate(self, *, key_audit_chain: bool = True) -> None:
+        """Apply the schema migrations not yet applied; then, unless told not to (the CLI
+        only reads), key an audit chain written before the key existed.
+
+        Our own runner, not sqlite-utils' `Migrations` (4.x), for two reasons. Each
+        migration and its record commit in `_write()`, the same BEGIN IMMEDIATE
+        transaction behind this process's write lock as every other write, so it
+        never interleaves with a worker's write; sqlite-utils' runner uses
+        `db.atomic()` (a deferred BEGIN) outside that lock. And every database made
+        so far records its migrations in `migrations(name, applied_at)`, whereas
+        sqlite-utils keeps `_sqlite_migrations(migration_set, name, applied_at)`:
+        switching means copying those rows across first, a risk for no gain."""
+        db = self.db
+        db.execute("PRAGMA journal_mode = WAL")
+        db["migrations"].create({"name": str, "applied_at": str}, pk="name", if_not_exists=True)
+        done = {row["name"] for row in db["migrations"].rows}
+        for name, migration in MIGRATIONS:
+            if name in done:
+                continue
+            with self._write() as tx:
+                migration(tx)
+                tx.execute(
+                    "INSERT INTO migrations (name, applied_at) VALUES (?, ?)",
+                    [name, datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")],
+                )
+        if key_audit_chain:
+            self.key_audit_chain(datetime.now(UTC))
+
+    def backup(self, path: str) -> None:
+        """A consistent copy of the live database (SQLite's online backup)."""
+        target = sqlite3.connect(path)
+        try:
+            self.db.conn.backup(target)
+        finally:
+            target.close()

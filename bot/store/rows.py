@@ -1,0 +1,87 @@
+"""Rows to values: the mapping from a stored row to the domain's Memo, Copy, Notice
+and Edit, shared by every aggregate that reads them."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from bot.clock import from_text
+from bot.domain import Copy, Edit, Memo, Notice, audiences_of
+
+
+def _one(cursor: sqlite3.Cursor) -> dict | None:
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    return dict(zip([d[0] for d in cursor.description], row, strict=True))
+
+
+def _memo(row: dict) -> Memo:
+    return Memo(
+        id=row["id"],
+        title=row["title"],
+        body=row["body"],
+        sender_id=row["sender_id"],
+        sender_platform=row["sender_platform"],
+        ask_ack=bool(row["ask_ack"]),
+        ack_deadline=from_text(row["ack_deadline"]),
+        audiences=audiences_of(json.loads(row["audience"] or "[]")),
+        state=row["state"],
+        created_at=from_text(row["created_at"]),
+        status_channel=row["status_channel"],
+        status_ts=row["status_ts"],
+        sent_at=from_text(row["sent_at"]),
+    )
+
+
+def _copy(row: dict) -> Copy:
+    return Copy(
+        id=row["id"],
+        memo_id=row["memo_id"],
+        platform=row["platform"],
+        recipient_id=row["recipient_id"],
+        recipient_name=row["recipient_name"] or "",
+        state=row["state"],
+        attempts=row["attempts"] or 0,
+        in_doubt=bool(row["in_doubt"]),
+        channel=row["channel"],
+        ts=row["ts"],
+        error=row["error"],
+        delivered_at=from_text(row["delivered_at"]),
+        acknowledged_at=from_text(row["acknowledged_at"]),
+        claimed_at=from_text(row["claimed_at"]),
+    )
+
+
+def _notice(row: dict) -> Notice:
+    return Notice(
+        id=row["id"],
+        copy_id=row["copy_id"],
+        memo_id=row["memo_id"],
+        platform=row["platform"],
+        recipient_id=row["recipient_id"],
+        priority=row["priority"],
+        state=row["state"],
+        attempts=row["attempts"] or 0,
+        in_doubt=bool(row["in_doubt"]),
+        channel=row["channel"],
+        ts=row["ts"],
+        error=row["error"],
+        delivered_at=from_text(row["delivered_at"]),
+        seen_at=from_text(row["seen_at"]),
+        claimed_at=from_text(row["claimed_at"]),
+        reminders_sent=row["reminders_sent"] or 0,
+        last_reminder_at=from_text(row["last_reminder_at"]),
+        escalated_at=from_text(row["escalated_at"]),
+    )
+
+
+def _edit(row: dict) -> Edit:
+    return Edit(
+        copy_id=row["id"],
+        memo_id=row["memo_id"],
+        state=row["state"],
+        attempts=row["attempts"] or 0,
+        error=row["error"],
+    )
