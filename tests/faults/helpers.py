@@ -241,20 +241,23 @@ class Killer:
             return True
 
     def hold_next(
-        self, method: str, *, every: bool = False
+        self, method: str, *, every: bool = False, when=None
     ) -> tuple[threading.Event, threading.Event]:
         """The next call of `method` (with `every`, each call until released) waits, as
-        when Slack is slow to answer, until released. Returns (held, release): `held`
+        when Slack is slow to answer, until released. `when(args)` picks which calls
+        count (e.g. not the compose form's own check). Returns (held, release): `held`
         is set once a call is waiting."""
         held, release = threading.Event(), threading.Event()
         with self.lock:
-            self.holds[method] = (held, release, every)
+            self.holds[method] = (held, release, every, when)
         return held, release
 
     def _call(self, method: str, args: dict) -> dict:
         with self.lock:
             hold = self.holds.get(method)
-            if hold is not None and (not hold[2] or hold[1].is_set()):
+            if hold is not None and hold[3] is not None and not hold[3](args):
+                hold = None
+            elif hold is not None and (not hold[2] or hold[1].is_set()):
                 del self.holds[method]
         if hold is not None and not hold[1].is_set():
             hold[0].set()
