@@ -4,9 +4,11 @@ query the store themselves. Nothing here writes."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import reports
 from bot.domain import Copy, Memo, MemoCounts, Notice, Retraction
@@ -38,6 +40,9 @@ class Answers:
 
     def memo_by_status_message(self, channel: str | None, ts: str | None) -> Memo | None:
         return self._store.memo_by_status_message(channel, ts)
+
+    def retraction(self, memo_id: int) -> Retraction | None:
+        return self._store.retraction(memo_id)
 
     def status(self, memo_id: int) -> StatusReport | None:
         """A memo with its counts, and its retraction's when there is one."""
@@ -93,3 +98,33 @@ class Answers:
             return None
         memo = self._store.memo(notice.memo_id)
         return memo, self._store.retraction(memo.id), self._store.copy(notice.copy_id), notice
+
+    def person(self, platform: str, person_id: str) -> dict:
+        """What the directory knows of a person (name, email, tz, and `reference`: how their
+        platform reaches them, as it asked to have it stored); {} for a stranger."""
+        return _decoded(self._store.person(platform, person_id))
+
+    def reference(self, platform: str, person_id: str) -> dict:
+        """How the platform reaches a person (on Teams: their user ID, service URL, tenant,
+        1:1 chat); {} when nothing is stored."""
+        return self.person(platform, person_id).get("reference") or {}
+
+    def group(self, platform: str, group_id: str) -> dict:
+        """A group the bot was added to (a Teams team): name and `reference`; {} if unknown."""
+        return _decoded(self._store.group(platform, group_id))
+
+    def time_zone(self, platform: str, person_id: str) -> ZoneInfo:
+        """The person's time zone as their platform last told it, else the default one."""
+        tz = self.person(platform, person_id).get("tz")
+        default = self._core.settings.default_timezone
+        try:
+            return ZoneInfo(tz) if tz else default
+        except (ZoneInfoNotFoundError, ValueError):
+            return default
+
+
+def _decoded(row: dict | None) -> dict:
+    """A directory row with its stored `reference` as a dict."""
+    if row is None:
+        return {}
+    return {**row, "reference": json.loads(row.get("reference") or "{}")}

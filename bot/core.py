@@ -469,3 +469,57 @@ class Core:
         if click.outcome == "recorded":
             self.status.mark(click.memo_id)
         return click
+
+    # ------------------------------------------------------------ who can be reached (listeners tell)
+
+    def person_seen(
+        self, platform: str, person_id: str, *, name: str, tz: str | None, reference: dict
+    ) -> bool:
+        """Someone wrote or clicked: remember how to reach them, their name and time zone,
+        when any of it is new (no write on every click). True when their name is known
+        (else it is worth asking their platform)."""
+        known = self.answers.person(platform, person_id)
+        stored = known.get("reference") or {}
+        if not (
+            all(stored.get(k) == v for k, v in reference.items())
+            and (not name or known.get("name") == name)
+            and (not tz or known.get("tz") == tz)
+        ):
+            self.store.remember_person(
+                platform, person_id, name=name, tz=tz, reference=reference, now=self.clock.now()
+            )
+        return bool(name or known.get("name"))
+
+    def person_installed(
+        self,
+        platform: str,
+        person_id: str,
+        *,
+        added: bool,
+        name: str,
+        tz: str | None,
+        reference: dict,
+    ) -> None:
+        """The app was added for a person (they can be written to) or removed."""
+        self.store.remember_person(
+            platform,
+            person_id,
+            name=name,
+            tz=tz,
+            reference=reference,
+            installed=added,
+            now=self.clock.now(),
+        )
+
+    def group_installed(self, platform: str, group_id: str, name: str, reference: dict) -> None:
+        """The app was added to a group (a Teams team): it can be offered as an audience."""
+        self.store.remember_group(platform, group_id, name, reference, self.clock.now())
+
+    def group_uninstalled(self, platform: str, group_id: str) -> None:
+        self.store.forget_group(platform, group_id)
+
+    def group_renamed(self, platform: str, group_id: str, name: str, reference: dict) -> None:
+        """A group's new name. Its stored reference stays; `reference` is for a group not
+        known yet."""
+        stored = self.answers.group(platform, group_id).get("reference") or {}
+        self.store.remember_group(platform, group_id, name, stored or reference, self.clock.now())
