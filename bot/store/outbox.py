@@ -13,34 +13,26 @@ from bot.domain import (
     CANCELLED,
     DELIVERED,
     FAILED,
-    MAX_ATTEMPTS,
+    ITEM_KINDS,
     MEMO_SENDING,
     PENDING,
     SENDING,
     WAITING,
     Copy,
     Edit,
-    Failed,
+    Item,
+    ItemKind,
     Memo,
-    NotFound,
     Notice,
     Outcome,
-    Retry,
-    Sent,
-    Unknown,
-    backoff,
+    Step,
+    step,
 )
 from bot.store.rows import _copy, _edit, _notice, _one
 
 # The outbox's tables, one per kind of item, and what the audit calls one of each.
-KINDS = ("copies", "notices", "edits", "reminders", "escalations")
-LABELS = {
-    "copies": "copy",
-    "notices": "notice",
-    "edits": "edit",
-    "reminders": "reminder",
-    "escalations": "escalation",
-}
+KINDS = tuple(ITEM_KINDS)
+LABELS = {table: kind.label for table, kind in ITEM_KINDS.items()}
 
 
 class OutboxMixin:
@@ -180,146 +172,89 @@ class OutboxMixin:
         )
 
     def record(self, kind: str, item_id: int, outcome: Outcome, now: datetime) -> str:
-        """Store the outcome of one send (or of the check of an in-doubt send).
+        """Store the outcome of one send (or of the check of an in-doubt send), as
+        `domain.step` says, with what follows from it in the same transaction (e.g. a
+        copy delivered after its memo's retraction began gets a notice and an edit).
 
-        Returns the item's new state. Side effects that must not be lost are in
-        the same transaction: a copy delivered after its memo's retraction began
-        immediately gets a notice and an edit queued.
-        """
-        assert kind in KINDS
-        stamp = to_text(now)
+        Returns the item's new state."""
+        item_kind = ITEM_KINDS[kind]
         with self._write() as db:
-            row = db.execute(f"SELECT * FROM {kind} WHERE id = ?", [item_id]).fetchone()
-            if row is None:
+            item = _one(db.execute(f"SELECT * FROM {kind} WHERE id = ?", [item_id]))
+            if item is None:
                 return "missing"
-            columns = [d[0] for d in db.conn.execute(f"SELECT * FROM {kind} LIMIT 0").description]
-            item = dict(zip(columns, row, strict=True))
-            if item["state"] != SENDING:
-                return item["state"]
-            memo_id = item["memo_id"]
-            subject = self._subject(db, kind, item)
-            label = LABELS[kind]
-            if isinstance(outcome, Sent):
-                extra = ", channel = :channel, ts = :ts" if kind != "edits" else ""
-                db.execute(
-                    f"UPDATE {kind} SET state = :state, delivered_at = :at, in_doubt = 0,"
-                    f" error = :note{extra} WHERE id = :id",
-                    {
-                        "state": DELIVERED,
-                        "at": stamp,
-                        "id": item_id,
-                        "channel": outcome.channel,
-                        "ts": outcome.ts,
-                        "note": outcome.note or None,
-                    },
-                )
-                detail = {"channel": outcome.channel, "ts": outcome.ts}
-                if outcome.note:
-                    detail["note"] = outcome.note
-                if item["in_doubt"]:
-                    detail["confirmed_after_doubt"] = True
-                if kind == "reminders":
-                    detail.update(kind=item["kind"], seq=item["seq"])
-                self._audit(
-                    db, now, f"{label} delivered", memo_id=memo_id, subject=subject, detail=detail
-                )
-                if kind == "copies":
-                    self._queue_retraction_of_copy(db, item_id, now)
-                elif kind == "reminders":
-                    self._count_reminder(db, item, now, delivered=True)
-                elif kind == "escalations":
-                    db.execute(
-                        "UPDATE notices SET escalated_at = coalesce(escalated_at, ?)"
-                        " WHERE escalation_id = ?",
-                        [stamp, item["group_id"]],
-                    )
-                new_state = DELIVERED
-            elif isinstance(outcome, Failed):
-                new_state = self._fail(db, kind, item, outcome.reason, now, subject)
-            elif isinstance(outcome, NotFound):
-                memo_state = db.execute(
-                    "SELECT state FROM memos WHERE id = ?", [memo_id]
-                ).fetchone()[0]
-                if kind == "copies" and memo_state != MEMO_SENDING:
-                    db.execute("UPDATE copies SET in_doubt = 0 WHERE id = ?", [item_id])
-                    self._cancel_copy(db, item_id, now)
-                    new_state = CANCELLED
-                elif item["attempts"] >= MAX_ATTEMPTS:
-                    # Checked: it never arrived, and the tries are used up.
-                    new_state = self._fail(
-                        db, kind, item, item["error"] or "not delivered", now, subject
-                    )
-                else:
-                    db.execute(
-                        f"UPDATE {kind} SET state = ?, in_doubt = 0, next_attempt_at = ? WHERE id = ?",
-                        [PENDING, stamp, item_id],
-                    )
-                    new_state = PENDING
-            else:
-                new_state = self._retry_later(db, kind, item, outcome, now, subject)
-            if kind == "copies":
-                self._close_memo_if_done(db, memo_id, now)
-            elif kind == "notices" and new_state in (DELIVERED, FAILED, CANCELLED):
-                db.execute(
-                    "UPDATE edits SET state = ?, next_attempt_at = ? WHERE id = ? AND state = ?",
-                    [PENDING, stamp, item["copy_id"], WAITING],
-                )
-            self._close_retraction_if_done(db, memo_id, now)
-        return new_state
+            memo_state = db.execute(
+                "SELECT state FROM memos WHERE id = ?", [item["memo_id"]]
+            ).fetchone()[0]
+            change = step(
+                item_kind,
+                Item(item["state"], item["attempts"], bool(item["in_doubt"]), item["error"]),
+                outcome,
+                memo_sending=memo_state == MEMO_SENDING,
+            )
+            if change is None:
+                return item["state"]  # an outcome that arrived late: nothing changes
+            self._apply_step(db, item_kind, item, change, now)
+            _FOLLOWS[kind](self, db, item, change, now)
+            self._close_retraction_if_done(db, item["memo_id"], now)
+        return change.state
 
-    def _retry_later(
-        self, db, kind: str, item: dict, outcome: Retry | Unknown, now: datetime, subject: str
-    ) -> str:
-        """A transient outcome. Rate limits and failed checks of an in-doubt send do not
-        use up tries; an unknown fate is never failed before it has been checked."""
-        attempts = item["attempts"]
-        in_doubt = item["in_doubt"]
-        error = outcome.reason
-        if isinstance(outcome, Unknown):
-            attempts += 1
-            in_doubt = 1
-            delay = max(backoff(attempts), outcome.check_after)
-        elif outcome.rate_limited:
-            delay = outcome.after
-        elif in_doubt:
-            delay = max(outcome.after, backoff(3))  # the check itself could not run
-            error = item["error"]
-        else:
-            attempts += 1
-            if attempts >= MAX_ATTEMPTS:
-                return self._fail(db, kind, item, outcome.reason, now, subject)
-            delay = outcome.after or backoff(attempts)
+    def _apply_step(self, db, kind: ItemKind, item: dict, change: Step, now: datetime) -> None:
+        """Write the item's new state, and its audit entry when it settled."""
+        values = {
+            "id": item["id"],
+            "state": change.state,
+            "attempts": change.attempts,
+            "in_doubt": int(change.in_doubt),
+            "error": change.error,
+            "next": to_text(now + timedelta(seconds=change.retry_after or 0.0)),
+        }
+        located = ""
+        if change.sent is not None:
+            values.update(at=to_text(now), channel=change.sent.channel, ts=change.sent.ts)
+            # An edit is the copy itself, edited: it keeps the copy's place.
+            located = ", delivered_at = :at" + (
+                ", channel = :channel, ts = :ts" if kind.table != "edits" else ""
+            )
         db.execute(
-            f"UPDATE {kind} SET state = ?, attempts = ?, in_doubt = ?, error = ?,"
-            " next_attempt_at = ? WHERE id = ?",
-            [
-                PENDING,
-                attempts,
-                in_doubt,
-                error,
-                to_text(now + timedelta(seconds=delay)),
-                item["id"],
-            ],
+            f"UPDATE {kind.table} SET state = :state, attempts = :attempts,"
+            f" in_doubt = :in_doubt, error = :error, next_attempt_at = :next{located}"
+            " WHERE id = :id",
+            values,
         )
-        return PENDING
-
-    def _fail(self, db, kind: str, item: dict, reason: str, now: datetime, subject: str) -> str:
-        db.execute(
-            f"UPDATE {kind} SET state = ?, error = ?, in_doubt = 0 WHERE id = ?",
-            [FAILED, reason, item["id"]],
-        )
-        if kind == "reminders":
-            self._count_reminder(db, item, now, delivered=False)
-        label = LABELS[kind]
-        self._audit(
-            db,
-            now,
-            f"{label} failed",
-            memo_id=item["memo_id"],
-            subject=subject,
-            detail={"error": reason},
-        )
-        return FAILED
+        subject = self._subject(db, kind.table, item)
+        if change.state == CANCELLED:
+            db.execute(
+                f"UPDATE {kind.table} SET cancelled_at = ? WHERE id = ?",
+                [to_text(now), item["id"]],
+            )
+            self._audit(
+                db, now, f"{kind.label} cancelled", memo_id=item["memo_id"], subject=subject
+            )
+        elif change.audit == "delivered":
+            detail = {"channel": change.sent.channel, "ts": change.sent.ts}
+            if change.sent.note:
+                detail["note"] = change.sent.note
+            if item["in_doubt"]:
+                detail["confirmed_after_doubt"] = True
+            if kind.table == "reminders":
+                detail.update(kind=item["kind"], seq=item["seq"])
+            self._audit(
+                db,
+                now,
+                f"{kind.label} delivered",
+                memo_id=item["memo_id"],
+                subject=subject,
+                detail=detail,
+            )
+        elif change.audit == "failed":
+            self._audit(
+                db,
+                now,
+                f"{kind.label} failed",
+                memo_id=item["memo_id"],
+                subject=subject,
+                detail={"error": change.error},
+            )
 
     def _subject(self, db, kind: str, item: dict) -> str:
         if kind == "edits":
@@ -328,3 +263,46 @@ class OutboxMixin:
             ).fetchone()
             return f"{row[0]}:{row[1]}"
         return f"{item['platform']}:{item['recipient_id']}"
+
+
+# ---------------------------------------------------------------- what follows an outcome, by kind
+
+
+def _after_copy(store, db, item: dict, change: Step, now: datetime) -> None:
+    if change.state == DELIVERED:
+        store._queue_retraction_of_copy(db, item["id"], now)
+    store._close_memo_if_done(db, item["memo_id"], now)
+
+
+def _after_notice(store, db, item: dict, change: Step, now: datetime) -> None:
+    if change.settled:  # its edit may go now: the edited original points at the notice
+        db.execute(
+            "UPDATE edits SET state = ?, next_attempt_at = ? WHERE id = ? AND state = ?",
+            [PENDING, to_text(now), item["copy_id"], WAITING],
+        )
+
+
+def _after_reminder(store, db, item: dict, change: Step, now: datetime) -> None:
+    if change.state in (DELIVERED, FAILED):  # it counts, and the next one is scheduled afresh
+        store._count_reminder(db, item, now, delivered=change.state == DELIVERED)
+
+
+def _after_escalation(store, db, item: dict, change: Step, now: datetime) -> None:
+    if change.state == DELIVERED:
+        db.execute(
+            "UPDATE notices SET escalated_at = coalesce(escalated_at, ?) WHERE escalation_id = ?",
+            [to_text(now), item["group_id"]],
+        )
+
+
+def _nothing(store, db, item: dict, change: Step, now: datetime) -> None:
+    return None
+
+
+_FOLLOWS = {
+    "copies": _after_copy,
+    "notices": _after_notice,
+    "edits": _nothing,
+    "reminders": _after_reminder,
+    "escalations": _after_escalation,
+}
