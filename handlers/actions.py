@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.slack import blocks, texts
+from bot.slack import home, messages, texts
 from handlers.events import publish_home
 
 SLACK = "slack"
 
 
 def register(app: App) -> None:
-    app.action(blocks.ACKNOWLEDGE)(acknowledge_clicked)
-    app.action(blocks.ACKNOWLEDGE_FROM_REMINDER)(acknowledge_clicked)
-    app.action(blocks.SEEN)(seen_clicked)
-    app.action(blocks.SEEN_FROM_REMINDER)(seen_clicked)
-    app.action(blocks.ACKNOWLEDGE_FROM_HOME)(acknowledge_in_home)
-    app.action(blocks.SEEN_FROM_HOME)(seen_in_home)
+    app.action(messages.ACKNOWLEDGE)(acknowledge_clicked)
+    app.action(messages.ACKNOWLEDGE_FROM_REMINDER)(acknowledge_clicked)
+    app.action(messages.SEEN)(seen_clicked)
+    app.action(messages.SEEN_FROM_REMINDER)(seen_clicked)
+    app.action(home.ACKNOWLEDGE_FROM_HOME)(acknowledge_in_home)
+    app.action(home.SEEN_FROM_HOME)(seen_in_home)
 
 
 def _clicked(body) -> tuple[str, int | None]:
@@ -66,12 +66,12 @@ def acknowledge_clicked(ack, body, client, respond, context):
         return
     memo, copy = core.answers.copy(copy_id)
     slack = core.extras(SLACK)
-    if action_id == blocks.ACKNOWLEDGE_FROM_REMINDER:
-        text, view = blocks.acknowledgement_reminder(
+    if action_id == messages.ACKNOWLEDGE_FROM_REMINDER:
+        text, view = messages.acknowledgement_reminder(
             memo, copy_id, slack.permalink(copy.channel, copy.ts), click.at
         )
     else:
-        text, view = blocks.memo_message(memo, copy_id, acknowledged_at=click.at)
+        text, view = messages.memo_message(memo, copy_id, acknowledged_at=click.at)
     _show(body, respond, text, view, lambda: slack.show_acknowledged(memo, copy, click.at))
 
 
@@ -84,8 +84,8 @@ def seen_clicked(ack, body, client, respond, context):
         return
     memo, retraction, copy, notice = core.answers.notice(notice_id)
     slack = core.extras(SLACK)
-    if action_id == blocks.SEEN_FROM_REMINDER:
-        text, view = blocks.retraction_reminder(
+    if action_id == messages.SEEN_FROM_REMINDER:
+        text, view = messages.retraction_reminder(
             memo,
             retraction,
             notice_id,
@@ -94,7 +94,7 @@ def seen_clicked(ack, body, client, respond, context):
             seen_at=click.at,
         )
     else:
-        text, view = blocks.notice_message(
+        text, view = messages.notice_message(
             memo, retraction, notice_id, slack.permalink(copy.channel, copy.ts), seen_at=click.at
         )
     _show(

@@ -11,7 +11,7 @@ from slack_bolt import App
 from bot import reports
 from bot.core import Refusal
 from bot.domain import memo_label, parse_memo_ref, split_memo_ref
-from bot.slack import blocks, texts
+from bot.slack import home, modals, texts
 from handlers.forms import open_form
 
 SLACK = "slack"
@@ -39,7 +39,7 @@ def memo_command(ack, body, client, respond, context):
             client,
             respond,
             body.get("trigger_id"),
-            blocks.compose_modal(core.answers.groups(SLACK), teams),
+            modals.compose_modal(core.answers.groups(SLACK), teams),
         )
     elif verb == "help":
         ack(texts.help_text(core.role(SLACK, user)))
@@ -55,9 +55,9 @@ def memo_command(ack, body, client, respond, context):
 
 def _list(ack, core, user):
     if core.may_oversee(SLACK, user):
-        text, view = blocks.memo_list(core.overview(), everyone=True)
+        text, view = home.memo_list(core.overview(), everyone=True)
     else:
-        text, view = blocks.memo_list(core.answers.received_by(SLACK, user), everyone=False)
+        text, view = home.memo_list(core.answers.received_by(SLACK, user), everyone=False)
     ack(text=text, blocks=view)
 
 
@@ -82,7 +82,7 @@ def _status(ack, core, user, text):
         ack(f"You did not receive {memo.label}; only comms staff and auditors can see every memo.")
         return
     status = core.answers.status(memo.id)
-    text_, view = blocks.memo_status_answer(
+    text_, view = home.memo_status_answer(
         memo, status.counts, status.retraction, status.retraction_counts
     )
     ack(text=text_, blocks=view)
@@ -131,7 +131,7 @@ def retract_command(ack, body, client, respond, context):
             ack("There is no memo to retract.")
             return
         ack()
-        open_form(client, respond, body.get("trigger_id"), blocks.retract_modal(None, choices))
+        open_form(client, respond, body.get("trigger_id"), modals.retract_modal(None, choices))
         return
     found = core.memo_to_retract(memo_id)
     if isinstance(found, Refusal):
@@ -139,5 +139,5 @@ def retract_command(ack, body, client, respond, context):
         return
     ack()
     open_form(
-        client, respond, body.get("trigger_id"), blocks.retract_modal(found, [], reason=reason)
+        client, respond, body.get("trigger_id"), modals.retract_modal(found, [], reason=reason)
     )

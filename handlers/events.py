@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.slack import blocks
+from bot.slack import home
 
 SLACK = "slack"
 
@@ -20,12 +20,12 @@ def home_opened(event, client, context):
 
 
 def publish_home(core, client, user: str) -> None:
-    home = core.answers.home(SLACK, user)
-    view = blocks.home_view(
-        role=home.role,
-        awaiting=home.awaiting,
-        unconfirmed=home.unconfirmed,
-        received=home.received,
-        overview=home.overview,
+    mine = core.answers.home(SLACK, user)
+    view = home.home_view(
+        role=mine.role,
+        awaiting=mine.awaiting,
+        unconfirmed=mine.unconfirmed,
+        received=mine.received,
+        overview=mine.overview,
     )
     client.views_publish(user_id=user, view=view)

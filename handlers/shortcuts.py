@@ -5,14 +5,14 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.core import Refusal
-from bot.slack import blocks, texts
+from bot.slack import modals, texts
 from handlers.forms import open_form
 
 SLACK = "slack"
 
 
 def register(app: App) -> None:
-    app.shortcut(blocks.RETRACT_SHORTCUT)(retract_shortcut)
+    app.shortcut(modals.RETRACT_SHORTCUT)(retract_shortcut)
 
 
 def retract_shortcut(ack, body, client, respond, context):
@@ -36,4 +36,4 @@ def retract_shortcut(ack, body, client, respond, context):
     if isinstance(found, Refusal):
         respond(response_type="ephemeral", text=found.message)
         return
-    open_form(client, respond, body.get("trigger_id"), blocks.retract_modal(found, []))
+    open_form(client, respond, body.get("trigger_id"), modals.retract_modal(found, []))

@@ -8,14 +8,14 @@ from slack_bolt import App
 
 from bot.core import Refusal
 from bot.domain import Audience, compose_errors, retract_errors
-from bot.slack import blocks, texts
+from bot.slack import modals, texts
 
 SLACK = "slack"
 
 
 def register(app: App) -> None:
-    app.view(blocks.COMPOSE)(compose_submitted)
-    app.view(blocks.RETRACT)(retract_submitted)
+    app.view(modals.COMPOSE)(compose_submitted)
+    app.view(modals.RETRACT)(retract_submitted)
 
 
 def _values(view: dict) -> dict:
@@ -35,20 +35,20 @@ def compose_submitted(ack, body, view, context):
     user = body["user"]["id"]
     if not core.may_send(SLACK, user):
         core.deny(SLACK, user, "compose memo")
-        ack(response_action="errors", errors={blocks.TITLE: texts.NOT_COMMS_STAFF})
+        ack(response_action="errors", errors={modals.TITLE: texts.NOT_COMMS_STAFF})
         return
     values = _values(view)
-    title = _field(values, blocks.TITLE).get("value") or ""
-    body_text = _field(values, blocks.MESSAGE).get("value") or ""
-    stamp = _field(values, blocks.DEADLINE).get("selected_date_time")
+    title = _field(values, modals.TITLE).get("value") or ""
+    body_text = _field(values, modals.MESSAGE).get("value") or ""
+    stamp = _field(values, modals.DEADLINE).get("selected_date_time")
     deadline = datetime.fromtimestamp(int(stamp), UTC) if stamp else None
     audience = Audience(
-        people=tuple(_field(values, blocks.PEOPLE).get("selected_users") or ()),
-        channels=tuple(_field(values, blocks.CHANNELS).get("selected_conversations") or ()),
+        people=tuple(_field(values, modals.PEOPLE).get("selected_users") or ()),
+        channels=tuple(_field(values, modals.CHANNELS).get("selected_conversations") or ()),
         groups=tuple(
-            o["value"] for o in _field(values, blocks.GROUPS).get("selected_options") or ()
+            o["value"] for o in _field(values, modals.GROUPS).get("selected_options") or ()
         ),
-        everyone=bool(_field(values, blocks.EVERYONE).get("selected_options")),
+        everyone=bool(_field(values, modals.EVERYONE).get("selected_options")),
         platform=SLACK,
     )
     audiences = [audience]
@@ -57,9 +57,9 @@ def compose_submitted(ack, body, view, context):
             Audience(
                 groups=tuple(
                     o["value"]
-                    for o in _field(values, blocks.TEAMS_GROUPS).get("selected_options") or ()
+                    for o in _field(values, modals.TEAMS_GROUPS).get("selected_options") or ()
                 ),
-                everyone=bool(_field(values, blocks.TEAMS_EVERYONE).get("selected_options")),
+                everyone=bool(_field(values, modals.TEAMS_EVERYONE).get("selected_options")),
                 platform="teams",
             )
         )
@@ -69,7 +69,7 @@ def compose_submitted(ack, body, view, context):
     if not errors:
         problems = core.audience_problems(audiences)
         if problems:
-            field = blocks.CHANNELS if audience.channels else blocks.GROUPS
+            field = modals.CHANNELS if audience.channels else modals.GROUPS
             errors = {field: " ".join(problems)[:1900]}
     if errors:
         ack(response_action="errors", errors=errors)
@@ -81,7 +81,7 @@ def compose_submitted(ack, body, view, context):
         title=title,
         body=body_text,
         audience=tuple(a for a in audiences if not a.empty),
-        ask_ack=bool(_field(values, blocks.ASK_ACK).get("selected_options")),
+        ask_ack=bool(_field(values, modals.ASK_ACK).get("selected_options")),
         ack_deadline=deadline,
     )
 
@@ -92,12 +92,12 @@ def retract_submitted(ack, body, view, client, context):
     values = _values(view)
     if not core.may_send(SLACK, user):
         core.deny(SLACK, user, "retract memo", memo=view.get("private_metadata"))
-        ack(response_action="errors", errors={blocks.REASON: texts.NOT_COMMS_STAFF_RETRACT})
+        ack(response_action="errors", errors={modals.REASON: texts.NOT_COMMS_STAFF_RETRACT})
         return
     chosen = view.get("private_metadata") or (
-        (_field(values, blocks.MEMO).get("selected_option") or {}).get("value")
+        (_field(values, modals.MEMO).get("selected_option") or {}).get("value")
     )
-    where = blocks.REASON if view.get("private_metadata") else blocks.MEMO
+    where = modals.REASON if view.get("private_metadata") else modals.MEMO
     if (
         not chosen
         or not str(chosen).isascii()
@@ -106,8 +106,8 @@ def retract_submitted(ack, body, view, client, context):
     ):
         ack(response_action="errors", errors={where: "Choose the memo to retract."})
         return
-    reason = _field(values, blocks.REASON).get("value") or ""
-    corrections = _field(values, blocks.CORRECTIONS).get("value") or ""
+    reason = _field(values, modals.REASON).get("value") or ""
+    corrections = _field(values, modals.CORRECTIONS).get("value") or ""
     errors = retract_errors(reason=reason)
     if errors:
         ack(response_action="errors", errors=errors)

@@ -40,7 +40,7 @@ from bot.domain import (
 )
 from bot.pacing import Budget
 from bot.platform import StatusReport
-from bot.slack import blocks, texts
+from bot.slack import messages, texts
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -184,7 +184,7 @@ class SlackPlatform:
     # ------------------------------------------------------------ the platform interface
 
     def send_copy(self, memo: Memo, copy: Copy) -> Outcome:
-        text, body = blocks.memo_message(memo, copy.id)
+        text, body = messages.memo_message(memo, copy.id)
         outcome = self._post(
             copy.recipient_id,
             text,
@@ -196,7 +196,7 @@ class SlackPlatform:
     def send_notice(
         self, memo: Memo, retraction: Retraction, copy: Copy, notice: Notice
     ) -> Outcome:
-        text, body = blocks.notice_message(
+        text, body = messages.notice_message(
             memo, retraction, notice.id, self.permalink(copy.channel, copy.ts)
         )
         return self._post(
@@ -218,7 +218,7 @@ class SlackPlatform:
         reminder: dict,
     ) -> Outcome:
         if notice is not None:
-            text, body = blocks.retraction_reminder(
+            text, body = messages.retraction_reminder(
                 memo,
                 retraction,
                 notice.id,
@@ -226,7 +226,7 @@ class SlackPlatform:
                 reminder["seq"],
             )
         else:
-            text, body = blocks.acknowledgement_reminder(
+            text, body = messages.acknowledgement_reminder(
                 memo, copy.id, self.permalink(copy.channel, copy.ts)
             )
         return self._post(
@@ -242,7 +242,7 @@ class SlackPlatform:
     def send_escalation(
         self, memo: Memo, retraction: Retraction, escalation: dict, counts
     ) -> Outcome:
-        text, body = blocks.escalation_message(
+        text, body = messages.escalation_message(
             memo, retraction, escalation["people"], counts, self._max_reminders
         )
         return self._post(
@@ -259,7 +259,7 @@ class SlackPlatform:
         self, memo: Memo, retraction: Retraction, copy: Copy, notice: Notice | None
     ) -> Outcome:
         notice_url = self.permalink(notice.channel, notice.ts) if notice else None
-        text, body = blocks.retracted_original(
+        text, body = messages.retracted_original(
             memo, retraction, notice_url, self.show_retracted_body
         )
         outcome = self._update(copy.channel, copy.ts, text, body)
@@ -270,13 +270,13 @@ class SlackPlatform:
 
     def show_acknowledged(self, memo: Memo, copy: Copy, at: datetime) -> Outcome:
         """Reflect an acknowledgement made elsewhere (the App Home) on the DM copy."""
-        text, body = blocks.memo_message(memo, copy.id, acknowledged_at=at)
+        text, body = messages.memo_message(memo, copy.id, acknowledged_at=at)
         return self._update(copy.channel, copy.ts, text, body)
 
     def show_seen(
         self, memo: Memo, retraction: Retraction, copy: Copy, notice: Notice, at: datetime
     ) -> Outcome:
-        text, body = blocks.notice_message(
+        text, body = messages.notice_message(
             memo, retraction, notice.id, self.permalink(copy.channel, copy.ts), seen_at=at
         )
         return self._update(notice.channel, notice.ts, text, body)
@@ -366,16 +366,16 @@ class SlackPlatform:
     @staticmethod
     def _status_blocks(report: StatusReport, kind: str) -> tuple[str, list]:
         if kind == "retraction":
-            return blocks.retraction_status(
+            return messages.retraction_status(
                 report.memo, report.retraction, report.retraction_counts
             )
-        return blocks.memo_status(report.memo, report.counts)
+        return messages.memo_status(report.memo, report.counts)
 
     # ------------------------------------------------------------ audit checkpoints
 
     def post_checkpoint(self, channel: str, count: int, digest: str, at: datetime) -> str:
         """Post the audit chain's head; its ts, or raise (the checkpoint sweep retries)."""
-        text, body = blocks.audit_checkpoint(count, digest, at)
+        text, body = messages.audit_checkpoint(count, digest, at)
         metadata = {
             "event_type": CHECKPOINT_EVENT,
             "event_payload": {"count": count, "hash": digest},
