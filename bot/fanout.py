@@ -66,9 +66,10 @@ class SendGate:
             self._closed.add(memo_id)
             return self._cond.wait_for(lambda: self._in_flight[memo_id] <= 0, timeout)
 
-    def reopen(self, memo_id: int) -> None:
+    def closed(self) -> frozenset[int]:
+        """The memos closed to new sends: workers do not claim their copies."""
         with self._cond:
-            self._closed.discard(memo_id)
+            return frozenset(self._closed)
 
 
 class Outbox:
@@ -139,9 +140,20 @@ class Outbox:
     # ------------------------------------------------------------ the post stream
 
     def _post_worker(self, platform: Platform) -> bool:
-        now = self.clock.now()
-        if not self.store.has_due_work(platform.name, now, POST_KINDS):
+        closed = self.gate.closed()
+        if not self.store.has_due_work(platform.name, self.clock.now(), POST_KINDS, closed):
             return False
+        # The turn first, then the claim: an item is `sending` (in doubt after a crash)
+        # only while its call is under way, not while it waits for the rate.
+        budget = platform.budget("post")
+        if not budget.take_turn(self._stop):
+            return False
+        try:
+            return self._post_one(platform, self.clock.now(), closed)
+        finally:
+            budget.give_back()  # nothing claimed, or only a check: the turn is not lost
+
+    def _post_one(self, platform: Platform, now, closed: frozenset[int]) -> bool:
         claimed_notice = self.store.claim_notice(platform.name, now)
         if claimed_notice:
             self._send_notice(platform, *claimed_notice)
@@ -154,7 +166,7 @@ class Outbox:
         if escalation:
             self._send_escalation(platform, escalation)
             return True
-        claimed_copy = self.store.claim_copy(platform.name, now)
+        claimed_copy = self.store.claim_copy(platform.name, now, closed)
         if claimed_copy:
             self._send_copy(platform, *claimed_copy)
             return True
@@ -166,6 +178,7 @@ class Outbox:
             self._record("copies", copy.id, memo.id, outcome)
             return
         if not self.gate.enter(memo.id):
+            # Closed between the claim and now (claims skip closed memos): put it back.
             self.store.release_copy(copy.id, self.clock.now())
             self.on_change(memo.id)
             return
@@ -227,18 +240,23 @@ class Outbox:
     # ------------------------------------------------------------ the edit stream
 
     def _edit_worker(self, platform: Platform) -> bool:
-        now = self.clock.now()
-        if not self.store.has_due_work(platform.name, now, ("edits",)):
+        if not self.store.has_due_work(platform.name, self.clock.now(), ("edits",)):
             return False
-        claimed = self.store.claim_edit(platform.name, now)
-        if not claimed:
+        budget = platform.budget("edit")
+        if not budget.take_turn(self._stop):
             return False
-        edit, copy, notice, memo = claimed
-        retraction = self.store.retraction(memo.id)
-        # Edits are idempotent: an edit whose outcome was lost is simply made again.
-        outcome = platform.edit_copy(memo, retraction, copy, notice)
-        self._record("edits", edit.copy_id, memo.id, outcome)
-        return True
+        try:
+            claimed = self.store.claim_edit(platform.name, self.clock.now())
+            if not claimed:
+                return False
+            edit, copy, notice, memo = claimed
+            retraction = self.store.retraction(memo.id)
+            # Edits are idempotent: an edit whose outcome was lost is simply made again.
+            outcome = platform.edit_copy(memo, retraction, copy, notice)
+            self._record("edits", edit.copy_id, memo.id, outcome)
+            return True
+        finally:
+            budget.give_back()
 
     def _record(self, kind: str, item_id: int, memo_id: int, outcome) -> None:
         # The outcome is known: losing it to a busy database would leave the row

@@ -29,6 +29,7 @@ class Budget:
         self._lock = threading.Lock()
         self._tat = 0.0  # theoretical arrival time of the next slot
         self._hold_until = 0.0
+        self._paid = threading.local()  # a turn taken ahead of the call it is for
         self.waited = 0.0  # total seconds callers spent waiting (for benchmarks)
         self.holds = 0
 
@@ -36,8 +37,32 @@ class Budget:
     def per_minute(self) -> float | None:
         return 60.0 / self._interval if self._interval else None
 
+    def take_turn(self, stop: threading.Event | None = None) -> bool:
+        """Wait for a slot now, for a call this thread makes next: the outbox takes its
+        turn before it claims an item, so that an item is `sending` (in doubt after a
+        crash) only while its call is really under way. False if `stop` was set."""
+        if not self._wait_for_slot(stop):
+            return False
+        self._paid.turn = True
+        return True
+
+    def give_back(self) -> None:
+        """Return a turn this thread took but did not use (nothing to claim, or only a
+        check that makes no paced call), so that the rate is not lost."""
+        if getattr(self._paid, "turn", False):
+            self._paid.turn = False
+            with self._lock:
+                self._tat = max(self._monotonic(), self._tat - self._interval)
+
     def acquire(self, stop: threading.Event | None = None) -> bool:
-        """Block until this caller may make one call. False if `stop` was set."""
+        """Block until this caller may make one call (at once when this thread already
+        took its turn). False if `stop` was set."""
+        if getattr(self._paid, "turn", False):
+            self._paid.turn = False
+            return True
+        return self._wait_for_slot(stop)
+
+    def _wait_for_slot(self, stop: threading.Event | None) -> bool:
         while True:
             with self._lock:
                 now = self._monotonic()

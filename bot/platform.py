@@ -24,6 +24,7 @@ from bot.domain import (
     Retraction,
     RetractionCounts,
 )
+from bot.pacing import Budget
 
 
 @dataclass
@@ -38,6 +39,12 @@ class StatusReport:
 
 class Platform(Protocol):
     name: str
+
+    def budget(self, stream: str) -> Budget:
+        """The rate budget of an outbox stream: "post" (new messages: copies, notices,
+        reminders, escalations) or "edit" (changing sent ones). The outbox takes a turn
+        from it before it claims an item; the send then uses that turn."""
+        ...
 
     def send_copy(self, memo: Memo, copy: Copy) -> Outcome:
         """Post the memo to its recipient as a new direct message."""

@@ -99,6 +99,10 @@ class SlackPlatform(SlackDirectory):
 
     # ------------------------------------------------------------ calls
 
+    def budget(self, stream: str) -> Budget:
+        """chat.postMessage for new messages, chat.update (Tier 3) for edits."""
+        return self.update if stream == "edit" else self.post
+
     def call(self, budget: Budget, method: str, **args: Any) -> Outcome | dict:
         """One Web API call, paced by `budget`: the response dict if ok, else an Outcome."""
         budget.acquire()

@@ -63,16 +63,19 @@ class OutboxMixin:
                 )
             )
 
-    def claim_copy(self, platform: str, now: datetime) -> tuple[Copy, Memo] | None:
+    def claim_copy(
+        self, platform: str, now: datetime, closed: frozenset[int] = frozenset()
+    ) -> tuple[Copy, Memo] | None:
         """Take the next due copy for sending. Only copies of a memo still sending
-        qualify, except in-doubt ones, which must be checked whatever happened since."""
+        qualify, except in-doubt ones, which must be checked whatever happened since;
+        none of a memo `closed` to new sends (its retraction is being applied)."""
         claimed = self._claim(
             "copies",
             platform,
             now,
             joins="JOIN memos m ON m.id = x.memo_id",
-            where=" AND (m.state = ? OR x.in_doubt = 1)",
-            params=(MEMO_SENDING,),
+            where=" AND (m.state = ? OR x.in_doubt = 1)" + _not_in("x.memo_id", closed),
+            params=(MEMO_SENDING, *sorted(closed)),
         )
         if claimed is None:
             return None
@@ -160,13 +163,22 @@ class OutboxMixin:
                 counts[kind] = cursor.rowcount
         return counts
 
-    def has_due_work(self, platform: str, now: datetime, kinds: tuple[str, ...] = KINDS) -> bool:
-        """A read-only look before claiming: idle workers need not take the write lock."""
+    def has_due_work(
+        self,
+        platform: str,
+        now: datetime,
+        kinds: tuple[str, ...] = KINDS,
+        closed: frozenset[int] = frozenset(),
+    ) -> bool:
+        """A read-only look before claiming: idle workers need not take the write lock
+        (copies of memos `closed` to new sends are not work)."""
         stamp = to_text(now)
         return any(
             self._row(
-                f"SELECT 1 FROM {kind} WHERE state = ? AND platform = ? AND next_attempt_at <= ? LIMIT 1",
-                [PENDING, platform, stamp],
+                f"SELECT 1 FROM {kind} WHERE state = ? AND platform = ? AND next_attempt_at <= ?"
+                + (_not_in("memo_id", closed) if kind == "copies" else "")
+                + " LIMIT 1",
+                [PENDING, platform, stamp, *(sorted(closed) if kind == "copies" else ())],
             )
             for kind in kinds
         )
@@ -263,6 +275,14 @@ class OutboxMixin:
             ).fetchone()
             return f"{row[0]}:{row[1]}"
         return f"{item['platform']}:{item['recipient_id']}"
+
+
+def _not_in(column: str, ids: frozenset[int]) -> str:
+    """Copies of memos closed to new sends are left alone, except the ones in doubt:
+    those must be checked whatever happened since (a retraction waits on them)."""
+    prefix = column.rpartition(".")[0]
+    doubt = f"{prefix}.in_doubt" if prefix else "in_doubt"
+    return f" AND ({doubt} = 1 OR {column} NOT IN ({','.join('?' * len(ids))}))" if ids else ""
 
 
 # ---------------------------------------------------------------- what follows an outcome, by kind

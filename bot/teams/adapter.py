@@ -134,6 +134,11 @@ class TeamsPlatform:
                 self._conversations.move_to_end(conversation_id)
             return budget
 
+    def budget(self, stream: str) -> Budget:
+        """Teams paces sends and updates alike, per app per tenant (each chat has its own
+        pace on top, taken when the chat is known)."""
+        return self.tenant
+
     def call(self, conversation_id: str | None, make) -> Any:
         """One Bot Connector request, paced per tenant and per chat: its result, or an Outcome."""
         self.tenant.acquire()

@@ -1,14 +1,18 @@
 """The outbox never guesses a platform from an ID's shape: an escalation whose fate is
 unknown is checked by its platform before any resend, whoever it went to."""
 
+import time
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
 
 from bot.clock import SettableClock
-from bot.domain import Sent
+from bot.domain import SENDING, Sent
 from bot.fanout import Outbox
+from bot.pacing import Budget
+from tests.harness import wait_for
+from tests.unit.builders import memo_to
 
 
 class Platform:
@@ -50,3 +54,70 @@ def test_an_escalation_in_doubt_is_checked_never_resent(platform, recipient):
     outbox._send_escalation(fake, escalation)
     assert fake.checked == [("escalation", 5, recipient)] and fake.sent == []
     assert recorded == [("escalations", 5, Sent("conversation", ""))]
+
+
+# ---------------------------------------------------------------- turns and closed memos
+
+
+class Sender:
+    """A platform that delivers every copy at once, paced by `budget`."""
+
+    name = "slack"
+
+    def __init__(self, budget: Budget):
+        self._budget = budget
+        self.sent: list[int] = []
+
+    def budget(self, stream):
+        return self._budget
+
+    def send_copy(self, memo, copy):
+        self._budget.acquire()
+        self.sent.append(copy.id)
+        return Sent("D" + copy.recipient_id, f"1.{copy.id}")
+
+
+def test_an_item_is_claimed_only_once_its_turn_has_come(store, clock):
+    """While a worker waits for the rate, nothing is `sending`: a crash then leaves
+    nothing in doubt."""
+    memo_to(store, clock, ["U1", "U2", "U3"])
+    budget = Budget(6)  # one call every 10 s: the second copy waits
+    platform = Sender(budget)
+    outbox = Outbox(store, {"slack": platform}, clock, concurrency=1, idle_wait=0.01)
+    outbox.start()
+    try:
+        wait_for(lambda: len(platform.sent) == 1, what="the first copy")
+        wait_for(lambda: budget._tat > time.monotonic() + 5, what="the worker to wait its turn")
+        states = [c.state for c in store.copies_of(1)]
+        assert SENDING not in states and states.count("pending") == 2
+    finally:
+        outbox.stop(timeout=1)
+
+
+def test_a_memo_closed_to_new_sends_is_not_claimed_over_and_over(store, clock):
+    """While a retraction waits for the sends in flight, the workers leave that memo's
+    copies alone (they used to claim, give back and claim again, a write each time)."""
+    memo_to(store, clock, ["U1", "U2", "U3"])
+    platform = Sender(Budget(None))
+    outbox = Outbox(store, {"slack": platform}, clock, concurrency=2, idle_wait=0.005)
+    assert outbox.gate.close(1, timeout=1)
+    looks, claims = [], []
+    real_look, real_claim = store.has_due_work, store.claim_copy
+    store.has_due_work = lambda *a, **k: looks.append(1) or real_look(*a, **k)
+    store.claim_copy = lambda *a, **k: claims.append(1) or real_claim(*a, **k)
+    outbox.start()
+    try:
+        wait_for(lambda: len(looks) >= 50, what="the workers to look fifty times")
+        assert claims == [] and platform.sent == []
+        assert all(c.state == "pending" for c in store.copies_of(1))
+    finally:
+        outbox.stop(timeout=1)
+
+
+def test_a_turn_not_used_is_given_back():
+    budget = Budget(60)  # one a second
+    assert budget.take_turn()
+    budget.give_back()
+    started = time.monotonic()
+    assert budget.acquire()
+    assert time.monotonic() - started < 0.5  # the slot given back is the one used
