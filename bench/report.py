@@ -37,7 +37,7 @@ def build(store: Store, recipients: int) -> int:
         sender_platform="slack",
         ask_ack=True,
         ack_deadline=None,
-        audience=Audience(everyone=True),
+        audience=Audience(everyone=True, platform="slack"),
         now=now,
     )
     people = [

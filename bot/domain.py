@@ -45,10 +45,6 @@ REASON_LIMIT = 1500
 CORRECTIONS_LIMIT = 2500
 
 
-# The platform of records written before there was more than one (stored audiences
-# without a "platform" key). Only reading old rows uses it.
-LEGACY_PLATFORM = "slack"
-
 # ---------------------------------------------------------------- memo IDs
 
 _MEMO_REF = re.compile(r"^\s*(?:[Mm]-?)?(\d{1,9})\s*$")
@@ -106,8 +102,7 @@ class Audience:
             channels=tuple(data.get("channels", ())),
             groups=tuple(data.get("groups", ())),
             everyone=bool(data.get("everyone")),
-            # Memos stored before Teams existed name no platform: they were Slack's.
-            platform=data.get("platform") or LEGACY_PLATFORM,
+            platform=data["platform"],  # always stored (migration 009 named it in old rows)
         )
 
 

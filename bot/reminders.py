@@ -84,9 +84,7 @@ class Reminders:
         escalated = self.store.queue_escalations(
             max_reminders=limit,
             cutoff=now - grace,
-            channel=self.settings.escalation_channel.id
-            if self.settings.escalation_channel
-            else None,
+            channel=self.settings.escalation_channel,
             now=now,
         )
         queued["escalations"] = len(escalated)

@@ -17,6 +17,7 @@ from bot.domain import (
     MEMO_SENDING,
     MEMO_SENT,
     PENDING,
+    Principal,
 )
 
 RETRACTION_REMINDER, ACK_REMINDER = "retraction", "acknowledgement"
@@ -221,7 +222,7 @@ class RemindersMixin:
         return min(times) if times else None
 
     def queue_escalations(
-        self, *, max_reminders: int, cutoff: datetime, channel: str | None, now: datetime
+        self, *, max_reminders: int, cutoff: datetime, channel: Principal | None, now: datetime
     ) -> list[int]:
         """Escalate, once, everyone who still has not confirmed after the last reminder
         (and `cutoff` has passed since it): one escalation per memo, to its retractor and
@@ -248,7 +249,7 @@ class RemindersMixin:
                 listed = json.dumps([f"{p}:{r}" for _, p, r, _ in people])
                 targets = [(retraction[1], retraction[0])]
                 if channel:
-                    targets.append(("slack", channel))
+                    targets.append((channel.platform, channel.id))
                 group_id = None
                 for platform, recipient in targets:
                     cursor = db.execute(

@@ -259,6 +259,21 @@ def _m008_audit_checkpoints(db: sqlite_utils.Database) -> None:
     db["audit_checkpoints"].create_index(["channel", "count"], if_not_exists=True)
 
 
+def _m009_audience_platforms(db: sqlite_utils.Database) -> None:
+    """Name the platform in every stored audience. Memos written before Teams existed
+    stored audiences without one, and they were all Slack's: this is the one place
+    that says so, so that nothing reading a memo has to guess a platform."""
+    import json
+
+    for memo_id, stored in db.execute("SELECT id, audience FROM memos").fetchall():
+        audiences = json.loads(stored or "[]")
+        listed = audiences if isinstance(audiences, list) else [audiences]
+        if all(isinstance(a, dict) and a.get("platform") for a in listed):
+            continue
+        fixed = [{**a, "platform": a.get("platform") or "slack"} for a in listed]
+        db.execute("UPDATE memos SET audience = ? WHERE id = ?", [json.dumps(fixed), memo_id])
+
+
 MIGRATIONS = (
     ("001_initial", _m001_initial),
     ("002_reminders", _m002_reminders),
@@ -268,4 +283,5 @@ MIGRATIONS = (
     ("006_teams", _m006_teams),
     ("007_notice_indexes", _m007_notice_indexes),
     ("008_audit_checkpoints", _m008_audit_checkpoints),
+    ("009_audience_platforms", _m009_audience_platforms),
 )

@@ -304,7 +304,11 @@ def test_a_report_link_works_once_issued_and_every_download_is_audited(slack, bo
         platform="slack",
         title="Report me",
         body="Body.",
-        audience=(__import__("bot.domain", fromlist=["Audience"]).Audience(people=tuple(people)),),
+        audience=(
+            __import__("bot.domain", fromlist=["Audience"]).Audience(
+                people=tuple(people), platform="slack"
+            ),
+        ),
         ask_ack=False,
         ack_deadline=None,
     )

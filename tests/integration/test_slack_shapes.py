@@ -214,7 +214,7 @@ def test_an_audience_that_empties_before_it_is_resolved_says_it_reached_nobody(
         platform="slack",
         title="Nobody will get this",
         body="Body.",
-        audience=(Audience(channels=(emptied.id,)),),
+        audience=(Audience(channels=(emptied.id,), platform="slack"),),
         ask_ack=False,
         ack_deadline=None,
     )

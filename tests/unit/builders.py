@@ -14,7 +14,7 @@ def memo_to(store, clock, people, *, ask_ack=True, deadline=None, title="Delete 
         sender_platform="slack",
         ask_ack=ask_ack,
         ack_deadline=deadline,
-        audience=Audience(everyone=True),
+        audience=Audience(everyone=True, platform="slack"),
         now=clock.now(),
     )
     recipients = [

@@ -111,7 +111,7 @@ def test_acknowledgement_reminders_stop_at_retraction_and_deadline(store, clock)
         sender_platform="slack",
         ask_ack=True,
         ack_deadline=NOW + timedelta(hours=5),
-        audience=Audience(everyone=True),
+        audience=Audience(everyone=True, platform="slack"),
         now=clock.now(),
     )
     store.add_recipients(memo.id, [Recipient("slack", "U1"), Recipient("slack", "U2")], clock.now())
@@ -147,7 +147,7 @@ def test_acknowledgement_reminders_stop_at_retraction_and_deadline(store, clock)
         sender_platform="slack",
         ask_ack=True,
         ack_deadline=None,
-        audience=Audience(everyone=True),
+        audience=Audience(everyone=True, platform="slack"),
         now=clock.now(),
     )
     store.add_recipients(other.id, [Recipient("slack", "U1")], clock.now())

@@ -41,7 +41,7 @@ def test_unreachable_recipients_are_failed_with_the_reason(store, clock):
         sender_platform="slack",
         ask_ack=False,
         ack_deadline=None,
-        audience=Audience(people=("U1", "UB")),
+        audience=Audience(people=("U1", "UB"), platform="slack"),
         now=clock.now(),
     )
     store.add_recipients(
@@ -196,3 +196,16 @@ def test_every_change_is_in_the_audit_chain(store, clock):
     store.db.conn.commit()
     broken = store.verify_audit()
     assert not broken.ok and broken.broken_id == 2
+
+
+def test_audiences_stored_before_teams_are_named_slack_by_their_migration(store, clock):
+    from bot.store.schema import _m009_audience_platforms
+
+    memo = _memo(store, clock)
+    with store._write() as db:
+        db.execute(
+            "UPDATE memos SET audience = ? WHERE id = ?",
+            ['{"people": ["U1"], "channels": [], "groups": [], "everyone": false}', memo.id],
+        )
+        _m009_audience_platforms(db)
+    assert [a.platform for a in store.memo(memo.id).audiences] == ["slack"]
