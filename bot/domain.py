@@ -281,6 +281,35 @@ class Edit:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class Reminder:
+    """One reminder: of a retraction not yet confirmed (`kind` "retraction", `target_id`
+    a notice) or of an acknowledgement the memo asks for (`kind` "ack", a copy); `seq`
+    counts from 1 for that person."""
+
+    id: int
+    memo_id: int
+    kind: str
+    target_id: int
+    seq: int
+    platform: str
+    recipient_id: str
+    in_doubt: bool = False
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """The list of people who still have not confirmed a retraction, for one recipient
+    (the retractor, or the escalation channel); `people` are "platform:id"."""
+
+    id: int
+    memo_id: int
+    platform: str
+    recipient_id: str
+    people: tuple[str, ...]
+    in_doubt: bool = False
+
+
 # ---------------------------------------------------------------- outcomes of a platform call
 
 

@@ -23,9 +23,9 @@ from collections import Counter
 from collections.abc import Callable
 
 from bot.clock import Clock
-from bot.domain import Failed, NotFound, Sent
+from bot.domain import Escalation, Failed, NotFound, Reminder, Sent
 from bot.platform import Platform
-from bot.store import Store
+from bot.store import RETRACTION_REMINDER, Store
 
 log = logging.getLogger(__name__)
 
@@ -198,19 +198,17 @@ class Outbox:
             outcome = platform.send_notice(memo, retraction, copy, notice)
         self._record("notices", notice.id, memo.id, outcome)
 
-    def _send_reminder(self, platform: Platform, reminder: dict) -> None:
-        memo = self.store.memo(reminder["memo_id"])
-        if reminder["in_doubt"]:
+    def _send_reminder(self, platform: Platform, reminder: Reminder) -> None:
+        memo = self.store.memo(reminder.memo_id)
+        if reminder.in_doubt:
             since = (
                 self.store.retraction(memo.id).retracted_at
-                if reminder["kind"] == "retraction"
+                if reminder.kind == RETRACTION_REMINDER
                 else memo.created_at
             )
-            outcome = platform.find_sent(
-                "reminder", reminder["id"], reminder["recipient_id"], since
-            )
-        elif reminder["kind"] == "retraction":
-            notice = self.store.notice(reminder["target_id"])
+            outcome = platform.find_sent("reminder", reminder.id, reminder.recipient_id, since)
+        elif reminder.kind == RETRACTION_REMINDER:
+            notice = self.store.notice(reminder.target_id)
             outcome = platform.send_reminder(
                 memo,
                 self.store.retraction(memo.id),
@@ -220,22 +218,22 @@ class Outbox:
             )
         else:
             outcome = platform.send_reminder(
-                memo, None, self.store.copy(reminder["target_id"]), None, reminder
+                memo, None, self.store.copy(reminder.target_id), None, reminder
             )
-        self._record("reminders", reminder["id"], memo.id, outcome)
+        self._record("reminders", reminder.id, memo.id, outcome)
 
-    def _send_escalation(self, platform: Platform, escalation: dict) -> None:
-        memo = self.store.memo(escalation["memo_id"])
+    def _send_escalation(self, platform: Platform, escalation: Escalation) -> None:
+        memo = self.store.memo(escalation.memo_id)
         retraction = self.store.retraction(memo.id)
-        if escalation["in_doubt"]:  # whoever it went to, the platform checks before a resend
+        if escalation.in_doubt:  # whoever it went to, the platform checks before a resend
             outcome = platform.find_sent(
-                "escalation", escalation["id"], escalation["recipient_id"], retraction.retracted_at
+                "escalation", escalation.id, escalation.recipient_id, retraction.retracted_at
             )
         else:
             outcome = platform.send_escalation(
                 memo, retraction, escalation, self.store.retraction_counts(memo.id)
             )
-        self._record("escalations", escalation["id"], memo.id, outcome)
+        self._record("escalations", escalation.id, memo.id, outcome)
 
     # ------------------------------------------------------------ the edit stream
 

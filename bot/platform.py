@@ -16,11 +16,13 @@ from typing import Protocol
 from bot.domain import (
     Audience,
     Copy,
+    Escalation,
     Memo,
     MemoCounts,
     Notice,
     Outcome,
     Recipient,
+    Reminder,
     Retraction,
     RetractionCounts,
 )
@@ -62,14 +64,14 @@ class Platform(Protocol):
         retraction: Retraction | None,
         copy: Copy,
         notice: Notice | None,
-        reminder: dict,
+        reminder: Reminder,
     ) -> Outcome:
         """Remind a person: of a retraction not yet confirmed (`notice` given), or of an
         acknowledgement the memo asks for."""
         ...
 
     def send_escalation(
-        self, memo: Memo, retraction: Retraction, escalation: dict, counts: RetractionCounts
+        self, memo: Memo, retraction: Retraction, escalation: Escalation, counts: RetractionCounts
     ) -> Outcome:
         """Tell the retractor (or a channel) who still has not confirmed."""
         ...

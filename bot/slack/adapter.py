@@ -24,11 +24,13 @@ from bot.audit import Checkpoint
 from bot.clock import Clock
 from bot.domain import (
     Copy,
+    Escalation,
     Failed,
     Memo,
     NotFound,
     Notice,
     Outcome,
+    Reminder,
     Retraction,
     Retry,
     Sent,
@@ -215,7 +217,7 @@ class SlackPlatform(SlackDirectory):
         retraction: Retraction | None,
         copy: Copy,
         notice: Notice | None,
-        reminder: dict,
+        reminder: Reminder,
     ) -> Outcome:
         if notice is not None:
             text, body = messages.retraction_reminder(
@@ -223,7 +225,7 @@ class SlackPlatform(SlackDirectory):
                 retraction,
                 notice.id,
                 self.permalink(notice.channel, notice.ts),
-                reminder["seq"],
+                reminder.seq,
             )
         else:
             text, body = messages.acknowledgement_reminder(
@@ -235,23 +237,23 @@ class SlackPlatform(SlackDirectory):
             body,
             {
                 "event_type": REMINDER_EVENT,
-                "event_payload": {"memo_id": memo.id, "reminder_id": reminder["id"]},
+                "event_payload": {"memo_id": memo.id, "reminder_id": reminder.id},
             },
         )
 
     def send_escalation(
-        self, memo: Memo, retraction: Retraction, escalation: dict, counts
+        self, memo: Memo, retraction: Retraction, escalation: Escalation, counts
     ) -> Outcome:
         text, body = messages.escalation_message(
-            memo, retraction, escalation["people"], counts, self._max_reminders
+            memo, retraction, escalation.people, counts, self._max_reminders
         )
         return self._post(
-            escalation["recipient_id"],
+            escalation.recipient_id,
             text,
             body,
             {
                 "event_type": ESCALATION_EVENT,
-                "event_payload": {"memo_id": memo.id, "escalation_id": escalation["id"]},
+                "event_payload": {"memo_id": memo.id, "escalation_id": escalation.id},
             },
         )
 

@@ -17,7 +17,9 @@ from bot.domain import (
     MEMO_SENDING,
     MEMO_SENT,
     PENDING,
+    Escalation,
     Principal,
+    Reminder,
 )
 
 RETRACTION_REMINDER, ACK_REMINDER = "retraction", "acknowledgement"
@@ -167,9 +169,9 @@ class RemindersMixin:
                 {**owed.params(max_reminders), "kind": kind, "pending": PENDING, "now": stamp},
             ).rowcount
 
-    def claim_reminder(self, platform: str, now: datetime) -> dict | None:
+    def claim_reminder(self, platform: str, now: datetime) -> Reminder | None:
         """Take the next due reminder that is still wanted (in-doubt ones are always checked)."""
-        return self._claim(
+        claimed = self._claim(
             "reminders",
             platform,
             now,
@@ -181,6 +183,18 @@ class RemindersMixin:
             "  OR (x.kind = ? AND c.acknowledged_at IS NULL AND m.state IN (?, ?)"
             "      AND (m.ack_deadline IS NULL OR m.ack_deadline > ?)))",
             params=(RETRACTION_REMINDER, ACK_REMINDER, MEMO_SENDING, MEMO_SENT, to_text(now)),
+        )
+        if claimed is None:
+            return None
+        return Reminder(
+            id=claimed["id"],
+            memo_id=claimed["memo_id"],
+            kind=claimed["kind"],
+            target_id=claimed["target_id"],
+            seq=claimed["seq"],
+            platform=claimed["platform"],
+            recipient_id=claimed["recipient_id"],
+            in_doubt=bool(claimed["in_doubt"]),
         )
 
     def cancel_unwanted_reminders(self, now: datetime) -> int:
@@ -278,8 +292,15 @@ class RemindersMixin:
                 escalated.append(memo_id)
         return escalated
 
-    def claim_escalation(self, platform: str, now: datetime) -> dict | None:
+    def claim_escalation(self, platform: str, now: datetime) -> Escalation | None:
         claimed = self._claim("escalations", platform, now)
-        if claimed:
-            claimed["people"] = json.loads(claimed["people"] or "[]")
-        return claimed
+        if claimed is None:
+            return None
+        return Escalation(
+            id=claimed["id"],
+            memo_id=claimed["memo_id"],
+            platform=claimed["platform"],
+            recipient_id=claimed["recipient_id"],
+            people=tuple(json.loads(claimed["people"] or "[]")),
+            in_doubt=bool(claimed["in_doubt"]),
+        )

@@ -34,11 +34,13 @@ from bot.domain import (
     OUTCOMES,
     Audience,
     Copy,
+    Escalation,
     Failed,
     Memo,
     Notice,
     Outcome,
     Recipient,
+    Reminder,
     Retraction,
     RetractionCounts,
     Retry,
@@ -279,10 +281,10 @@ class TeamsPlatform:
         retraction: Retraction | None,
         copy: Copy,
         notice: Notice | None,
-        reminder: dict,
+        reminder: Reminder,
     ) -> Outcome:
         if notice is not None:
-            card = cards.retraction_reminder_card(memo, retraction, notice.id, reminder["seq"])
+            card = cards.retraction_reminder_card(memo, retraction, notice.id, reminder.seq)
             return self._send(notice.recipient_id, card, f"Reminder: {memo.label} was retracted")
         card = cards.acknowledgement_reminder_card(
             memo, copy.id, refresh_for=self._user_id(copy.recipient_id)
@@ -290,13 +292,13 @@ class TeamsPlatform:
         return self._send(copy.recipient_id, card, f"Reminder: please acknowledge {memo.label}")
 
     def send_escalation(
-        self, memo: Memo, retraction: Retraction, escalation: dict, counts: RetractionCounts
+        self, memo: Memo, retraction: Retraction, escalation: Escalation, counts: RetractionCounts
     ) -> Outcome:
         card = cards.escalation_card(
-            memo, retraction, escalation["people"], counts, self.settings.max_reminders
+            memo, retraction, escalation.people, counts, self.settings.max_reminders
         )
         return self._send(
-            escalation["recipient_id"], card, f"Not confirmed: retraction of {memo.label}"
+            escalation.recipient_id, card, f"Not confirmed: retraction of {memo.label}"
         )
 
     def find_sent(self, kind: str, item_id: int, recipient_id: str, since: datetime) -> Outcome:

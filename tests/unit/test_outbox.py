@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from bot.clock import SettableClock
-from bot.domain import SENDING, Sent
+from bot.domain import SENDING, Escalation, Sent
 from bot.fanout import Outbox
 from bot.pacing import Budget
 from tests.harness import wait_for
@@ -50,7 +50,7 @@ def test_an_escalation_in_doubt_is_checked_never_resent(platform, recipient):
     )
     fake = Platform(platform)
     outbox = Outbox(store, {platform: fake}, SettableClock(at))
-    escalation = {"id": 5, "memo_id": 1, "in_doubt": 1, "recipient_id": recipient, "people": []}
+    escalation = Escalation(5, 1, platform, recipient, (), in_doubt=True)
     outbox._send_escalation(fake, escalation)
     assert fake.checked == [("escalation", 5, recipient)] and fake.sent == []
     assert recorded == [("escalations", 5, Sent("conversation", ""))]

@@ -28,8 +28,8 @@ def retracted_memo(store, clock, people):
 def send_queued(store, clock):
     sent = []
     while reminder := store.claim_reminder("slack", clock.now()):
-        store.record("reminders", reminder["id"], Sent("D", "3.3"), clock.now())
-        sent.append((reminder["recipient_id"], reminder["seq"], clock.now()))
+        store.record("reminders", reminder.id, Sent("D", "3.3"), clock.now())
+        sent.append((reminder.recipient_id, reminder.seq, clock.now()))
     return sent
 
 
@@ -88,9 +88,9 @@ def test_reminders_stop_at_the_maximum_then_one_escalation(store, clock):
     escalations = []
     while claimed := store.claim_escalation("slack", clock.now()):
         escalations.append(claimed)
-        store.record("escalations", claimed["id"], Sent("D", "4.4"), clock.now())
-    assert [e["recipient_id"] for e in escalations] == ["UC", "CESC"]
-    assert all(e["people"] == ["slack:U1"] for e in escalations)
+        store.record("escalations", claimed.id, Sent("D", "4.4"), clock.now())
+    assert [e.recipient_id for e in escalations] == ["UC", "CESC"]
+    assert all(e.people == ("slack:U1",) for e in escalations)
     for _ in range(3):
         reminders.sweep()
         clock.advance(timedelta(hours=1))
