@@ -135,42 +135,64 @@ class DirectoryMixin:
         what is known, add what is new. `installed=False` marks an uninstall; the
         person is kept, so reports and past copies still name them."""
         with self._write() as db:
-            row = db.execute(
-                "SELECT name, email, tz, reference FROM people WHERE platform = ? AND id = ?",
-                [platform, person_id],
-            ).fetchone()
-            merged = json.loads(row[3] or "{}") if row else {}
-            merged.update(reference or {})
-            values = {
-                "platform": platform,
-                "id": person_id,
-                "name": name or (row[0] if row else ""),
-                "real_name": name or (row[0] if row else ""),
-                "email": email or (row[1] if row else ""),
-                "tz": tz or (row[2] if row else ""),
-                "reference": json.dumps(merged),
-                "conversation_id": merged.get("conversation_id"),
-                "updated_at": to_text(now) if now else None,
-            }
+            self._remember(db, platform, person_id, name, email, tz, reference, installed, now)
+
+    def remember_people(self, platform: str, people: Iterable[dict], now: datetime) -> None:
+        """Several people at once (a roster page), in one write transaction: each a dict
+        with `id` and any of `name`, `email`, `tz`, `reference`."""
+        with self._write() as db:
+            for person in people:
+                self._remember(
+                    db,
+                    platform,
+                    person["id"],
+                    person.get("name", ""),
+                    person.get("email", ""),
+                    person.get("tz"),
+                    person.get("reference"),
+                    None,
+                    now,
+                )
+
+    def _remember(
+        self, db, platform, person_id, name, email, tz, reference, installed, now
+    ) -> None:
+        row = db.execute(
+            "SELECT name, email, tz, reference FROM people WHERE platform = ? AND id = ?",
+            [platform, person_id],
+        ).fetchone()
+        merged = json.loads(row[3] or "{}") if row else {}
+        merged.update(reference or {})
+        values = {
+            "platform": platform,
+            "id": person_id,
+            "name": name or (row[0] if row else ""),
+            "real_name": name or (row[0] if row else ""),
+            "email": email or (row[1] if row else ""),
+            "tz": tz or (row[2] if row else ""),
+            "reference": json.dumps(merged),
+            "conversation_id": merged.get("conversation_id"),
+            "updated_at": to_text(now) if now else None,
+        }
+        db.execute(
+            "INSERT INTO people (platform, id, name, real_name, email, tz, deleted, is_bot, reference,"
+            " conversation_id, updated_at) VALUES (:platform, :id, :name, :real_name, :email, :tz, 0, 0,"
+            " :reference, :conversation_id, :updated_at) ON CONFLICT(platform, id) DO UPDATE SET"
+            " name = excluded.name, real_name = excluded.real_name, email = excluded.email,"
+            " tz = excluded.tz, reference = excluded.reference,"
+            " conversation_id = excluded.conversation_id",
+            values,
+        )
+        if installed is True:
             db.execute(
-                "INSERT INTO people (platform, id, name, real_name, email, tz, deleted, is_bot, reference,"
-                " conversation_id, updated_at) VALUES (:platform, :id, :name, :real_name, :email, :tz, 0, 0,"
-                " :reference, :conversation_id, :updated_at) ON CONFLICT(platform, id) DO UPDATE SET"
-                " name = excluded.name, real_name = excluded.real_name, email = excluded.email,"
-                " tz = excluded.tz, reference = excluded.reference,"
-                " conversation_id = excluded.conversation_id",
-                values,
+                "UPDATE people SET deleted = 0, uninstalled_at = NULL WHERE platform = ? AND id = ?",
+                [platform, person_id],
             )
-            if installed is True:
-                db.execute(
-                    "UPDATE people SET deleted = 0, uninstalled_at = NULL WHERE platform = ? AND id = ?",
-                    [platform, person_id],
-                )
-            elif installed is False:
-                db.execute(
-                    "UPDATE people SET deleted = 1, uninstalled_at = ? WHERE platform = ? AND id = ?",
-                    [to_text(now) if now else None, platform, person_id],
-                )
+        elif installed is False:
+            db.execute(
+                "UPDATE people SET deleted = 1, uninstalled_at = ? WHERE platform = ? AND id = ?",
+                [to_text(now) if now else None, platform, person_id],
+            )
 
     def remember_reference(self, platform: str, person_id: str, reference: dict) -> None:
         self.remember_person(platform, person_id, reference=reference)

@@ -445,22 +445,24 @@ class TeamsPlatform:
             )
             if isinstance(result, OUTCOMES):
                 raise LookupError(f"roster of {team_id}: {result}")
-            for member in result.members:
-                person_id = member.aad_object_id or member.id
-                self.store.remember_person(
-                    TEAMS,
-                    person_id,
-                    name=member.name or "",
-                    email=getattr(member, "email", None)
+            page = [
+                {
+                    "id": member.aad_object_id or member.id,
+                    "name": member.name or "",
+                    "email": getattr(member, "email", None)
                     or getattr(member, "user_principal_name", "")
                     or "",
-                    reference={
+                    "reference": {
                         "user_id": member.id,
                         "service_url": service_url,
                         "tenant_id": reference.get("tenant_id") or self.tenant_id,
                     },
-                )
-                members.append(Recipient(TEAMS, person_id, member.name or ""))
+                }
+                for member in result.members
+            ]
+            # One write per page of up to 500 members, not one per member.
+            self.store.remember_people(TEAMS, page, self.clock.now())
+            members.extend(Recipient(TEAMS, p["id"], p["name"]) for p in page)
             token = result.continuation_token
             if not token:
                 return members
