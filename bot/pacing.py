@@ -1,18 +1,110 @@
-"""Pacing of calls to a rate-limited platform method.
+"""Pacing of calls to a rate-limited platform method, at a rate it learns.
 
 A `Budget` hands out send slots at a steady rate (a generic cell rate
 algorithm: a small burst, then one slot every 1/rate seconds), shared by every
 thread that calls that method, and closes for everyone when the platform says
-"slow down" (429 with Retry-After). Pacing at the published rate keeps the
-limit busy without provoking a 429 on every other call; the hold keeps a 429
-from being answered by the other workers hammering the same limit.
+"slow down" (429 with Retry-After). Pacing at the allowed rate keeps the limit
+busy without provoking a 429 on every other call; the hold keeps a 429 from
+being answered by the other workers hammering the same limit.
+
+Platforms do not publish their real limits (Slack: chat.postMessage "several
+hundred a minute", Tier 3 "50+"), so a learning budget treats its setting as
+the rate to start from, not a cap (`Pace`, the pure rule):
+
+- while callers queue for slots and the platform accepts, the rate grows:
+  quickly until the first 429 (the ceiling is still unknown), then slowly (a
+  probe: limits change);
+- a 429 holds everyone for Retry-After, and the rate settles just under the
+  rate the platform was accepting when it came: the accepted calls since the
+  previous settle (at most the last `WINDOW` intervals) over that time. One
+  429 never lowers the rate by more than half, nor raises it;
+- 429s from calls that left before the last settle only hold: they answer the
+  old rate, already corrected.
+
+What was learned is kept in the store (the adapters do it through `on_learn`)
+and forgotten slowly: `starting_rate` moves it back toward the setting with a
+half-life (a day by default), so a restart and the next memo start from it.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+MARGIN = 0.97  # settle this far under the rate the platform was accepting
+MAX_DROP = 0.5  # one 429 lowers the rate at most to this share
+START_GAIN, START_STEP = 1.15, 10  # before the first 429: x1.15 every 10 accepted calls
+PROBE_GAIN, PROBE_STEP = 1.02, 20  # after it: x1.02 every 20 accepted calls
+WINDOW = 60  # the estimate looks back at most this many intervals (at the current rate)
+MIN_CALLS = 5  # fewer accepted calls since the last settle: hold only, too little to judge
+RANGE = 20.0  # the learned rate stays within setting / RANGE ... setting * RANGE
+HALF_LIFE = 86400.0  # seconds for a learned rate to forget half its distance to the setting
+PERSIST_EVERY = 5.0  # seconds between reports of a rising rate to `on_learn`
+
+
+def accepted_rate(accepted: Iterable[float], start: float, now: float) -> tuple[float, int]:
+    """Calls per second the platform accepted in (start, now], and how many."""
+    n = sum(1 for t in accepted if start < t <= now)
+    span = now - start
+    return (n / span if span > 0 else 0.0), n
+
+
+@dataclass
+class Pace:
+    """The learning rule, pure: what the rate becomes after an accepted call or a 429.
+    Times are seconds on any monotonic clock; `rate` is calls per second."""
+
+    rate: float
+    low: float
+    high: float
+    probing: bool = False  # False until the first 429: the ceiling is unknown
+    settled_at: float = float("-inf")
+    streak: int = 0  # accepted calls, while callers queued, since the last step
+
+    def accepted(self, queued: bool) -> bool:
+        """One call accepted; `queued`: callers waited for their slot (the rate, not the
+        work, was the limit). True if the rate rose."""
+        if not queued:
+            return False
+        self.streak += 1
+        gain, step = (PROBE_GAIN, PROBE_STEP) if self.probing else (START_GAIN, START_STEP)
+        if self.streak < step:
+            return False
+        self.streak = 0
+        before = self.rate
+        self.rate = min(self.high, self.rate * gain)
+        return self.rate > before
+
+    def limited(self, accepted: Iterable[float], now: float, sent_at: float) -> bool:
+        """A 429 at `now` for a call that left at `sent_at`; `accepted`: the times of the
+        recently accepted calls. True if the rate settled (lower)."""
+        if sent_at < self.settled_at:
+            return False  # it answers the rate before the last settle
+        start = max(self.settled_at, now - WINDOW / self.rate)
+        estimate, n = accepted_rate(accepted, start, now)
+        if n < MIN_CALLS and self.probing:
+            return False
+        self.rate = max(self.low, MARGIN * min(estimate, self.rate), MAX_DROP * self.rate)
+        self.probing = True
+        self.settled_at = now
+        self.streak = 0
+        return True
+
+
+def starting_rate(
+    setting: float,
+    learned: float | None,
+    age: float,
+    half_life: float = HALF_LIFE,
+) -> float:
+    """Where to start (per minute): the learned rate, moved back toward the setting by
+    half its distance for every `half_life` seconds of `age`."""
+    if not learned or learned <= 0 or not setting:
+        return setting
+    return setting + (learned - setting) * 0.5 ** (max(0.0, age) / half_life)
 
 
 class Budget:
@@ -22,9 +114,17 @@ class Budget:
         *,
         burst: int = 1,
         monotonic: Callable[[], float] = time.monotonic,
+        learn: bool = False,
+        setting: float | None = None,
+        probing: bool = False,
+        on_learn: Callable[[float], None] | None = None,
     ):
-        self._interval = 60.0 / per_minute if per_minute else 0.0
-        self._tolerance = max(0, burst - 1) * self._interval
+        """`per_minute`: the rate to start at (None: unpaced). With `learn`, the rate
+        moves (see the module's doc) within `setting` (default: `per_minute`) / RANGE
+        ... * RANGE; `probing`: start slowly (the rate was learned before);
+        `on_learn(per_minute)` is told when it settles, and at most every
+        PERSIST_EVERY seconds while it rises."""
+        self._burst = burst
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._tat = 0.0  # theoretical arrival time of the next slot
@@ -32,10 +132,28 @@ class Budget:
         self._paid = threading.local()  # a turn taken ahead of the call it is for
         self.waited = 0.0  # total seconds callers spent waiting (for benchmarks)
         self.holds = 0
+        self.limited_calls = 0  # 429s met
+        self._set_interval(60.0 / per_minute if per_minute else 0.0)
+        self._pace: Pace | None = None
+        if learn and per_minute:
+            base = (setting or per_minute) / 60.0
+            self._pace = Pace(per_minute / 60.0, base / RANGE, base * RANGE, probing=probing)
+        self._accepted: deque[float] = deque(maxlen=4 * WINDOW)
+        self._queued = False
+        self._on_learn = on_learn
+        self._reported_at = float("-inf")
+
+    def _set_interval(self, interval: float) -> None:
+        self._interval = interval
+        self._tolerance = max(0, self._burst - 1) * interval
 
     @property
     def per_minute(self) -> float | None:
         return 60.0 / self._interval if self._interval else None
+
+    @property
+    def learning(self) -> bool:
+        return self._pace is not None
 
     def take_turn(self, stop: threading.Event | None = None) -> bool:
         """Wait for a slot now, for a call this thread makes next: the outbox takes its
@@ -59,8 +177,12 @@ class Budget:
         took its turn). False if `stop` was set."""
         if getattr(self._paid, "turn", False):
             self._paid.turn = False
+            self._paid.sent_at = self._monotonic()
             return True
-        return self._wait_for_slot(stop)
+        if not self._wait_for_slot(stop):
+            return False
+        self._paid.sent_at = self._monotonic()
+        return True
 
     def _wait_for_slot(self, stop: threading.Event | None) -> bool:
         while True:
@@ -68,6 +190,8 @@ class Budget:
                 now = self._monotonic()
                 slot = max(now, self._tat - self._tolerance, self._hold_until)
                 self._tat = max(self._tat, slot) + self._interval
+                if slot > now:
+                    self._queued = True  # the rate holds callers back
             wait = slot - now
             if wait > 0:
                 self.waited += wait
@@ -80,6 +204,42 @@ class Budget:
                 if self._monotonic() >= self._hold_until:
                     return True
             # A 429 arrived while we slept: take a new slot after the hold.
+
+    def accepted(self) -> None:
+        """The platform accepted (answered without a 429) this thread's last call."""
+        if self._pace is None:
+            return
+        report = None
+        with self._lock:
+            now = self._monotonic()
+            self._accepted.append(now)
+            queued, self._queued = self._queued, False
+            if self._pace.accepted(queued):
+                self._set_interval(1.0 / self._pace.rate)
+                if now - self._reported_at >= PERSIST_EVERY:
+                    self._reported_at = now
+                    report = self._pace.rate * 60.0
+        if report is not None and self._on_learn is not None:
+            self._on_learn(report)
+
+    def limited(self, seconds: float) -> None:
+        """The platform refused this thread's last call (429, Retry-After `seconds`):
+        hold everyone, and settle under the rate it was accepting."""
+        self.hold(seconds)
+        if self._pace is None:
+            return
+        report = None
+        with self._lock:
+            self.limited_calls += 1
+            now = self._monotonic()
+            sent_at = getattr(self._paid, "sent_at", now)
+            if self._pace.limited(self._accepted, now, sent_at):
+                self._set_interval(1.0 / self._pace.rate)
+                self._tat = max(self._tat, self._hold_until)
+                self._reported_at = now
+                report = self._pace.rate * 60.0
+        if report is not None and self._on_learn is not None:
+            self._on_learn(report)
 
     def hold(self, seconds: float) -> None:
         """Nobody calls before `seconds` from now (the platform's Retry-After)."""

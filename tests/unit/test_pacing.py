@@ -1,0 +1,111 @@
+"""The learning rule of the pacing budgets, on an injected clock: no sleeping."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot import pacing
+from bot.pacing import Budget, Pace, accepted_rate, starting_rate
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_accepted_rate_counts_the_calls_in_the_window():
+    times = [10.0 + i * 0.5 for i in range(21)]  # 2 a second from 10 s to 20 s
+    rate, n = accepted_rate(times, 15.0, 20.0)
+    assert n == 10 and rate == pytest.approx(2.0)
+
+
+def test_a_429_settles_just_under_the_rate_that_was_accepted_not_half():
+    pace = Pace(rate=10.0, low=0.5, high=200.0, probing=True, settled_at=0.0)
+    accepted = [90.0 + i * 0.125 for i in range(80)]  # 8 a second accepted, 10 asked
+    assert pace.limited(accepted, now=100.0, sent_at=99.9)
+    assert pace.rate == pytest.approx(8.0 * pacing.MARGIN, rel=0.03)
+    assert pace.settled_at == 100.0
+
+
+def test_a_429_never_drops_the_rate_by_more_than_half_nor_raises_it():
+    pace = Pace(rate=10.0, low=0.5, high=200.0, probing=True, settled_at=0.0)
+    sparse = [95.0 + i for i in range(5)]  # 1 a second: little work, not the limit
+    assert pace.limited(sparse, now=100.0, sent_at=99.9)
+    assert pace.rate == pytest.approx(5.0)
+    busy = Pace(rate=10.0, low=0.5, high=200.0, probing=True, settled_at=0.0)
+    burst = [94.0 + i * 0.02 for i in range(300)]  # a burst at 50 a second
+    assert busy.limited(burst, now=100.0, sent_at=99.9)
+    assert busy.rate == pytest.approx(10.0 * pacing.MARGIN)
+
+
+def test_a_429_for_a_call_sent_before_the_last_settle_only_holds():
+    pace = Pace(rate=10.0, low=0.5, high=200.0, probing=True, settled_at=100.0)
+    accepted = [90.0 + i * 0.1 for i in range(100)]
+    assert not pace.limited(accepted, now=100.2, sent_at=99.95)
+    assert pace.rate == 10.0
+
+
+def test_the_estimate_starts_at_the_last_settle():
+    """After a settle the platform's bucket is empty: what it accepted since then is
+    its sustained rate, whatever burst it allowed before."""
+    pace = Pace(rate=30.0, low=0.5, high=200.0, probing=True, settled_at=100.0)
+    before = [98.0 + i * 0.02 for i in range(100)]  # a burst at 50/s before the settle
+    after = [100.0 + i * 0.05 for i in range(1, 41)]  # 20/s accepted since
+    assert pace.limited(before + after, now=102.0, sent_at=101.9)
+    assert pace.rate == pytest.approx(20.0 * pacing.MARGIN, rel=0.03)
+
+
+def test_the_rate_rises_only_while_callers_queue_for_it():
+    pace = Pace(rate=5.0, low=0.25, high=100.0)
+    for _ in range(100):
+        assert not pace.accepted(queued=False)
+    assert pace.rate == 5.0
+    for _ in range(pacing.START_STEP):
+        pace.accepted(queued=True)
+    assert pace.rate == pytest.approx(5.0 * pacing.START_GAIN)
+
+
+def test_after_the_first_429_it_probes_slowly_and_never_past_its_range():
+    pace = Pace(rate=5.0, low=0.25, high=5.5, probing=True)
+    for _ in range(pacing.PROBE_STEP):
+        pace.accepted(queued=True)
+    assert pace.rate == pytest.approx(5.0 * pacing.PROBE_GAIN)
+    for _ in range(pacing.PROBE_STEP * 20):
+        pace.accepted(queued=True)
+    assert pace.rate == 5.5
+
+
+def test_what_was_learned_is_forgotten_with_a_half_life():
+    assert starting_rate(300, 600, 0) == 600
+    assert starting_rate(300, 600, pacing.HALF_LIFE) == pytest.approx(450)
+    assert starting_rate(300, 150, 2 * pacing.HALF_LIFE) == pytest.approx(262.5)
+    assert starting_rate(300, None, 0) == 300
+
+
+def test_a_budget_learns_on_its_clock_and_reports_what_it_settles_on():
+    clock = Clock()
+    learned: list[float] = []
+    budget = Budget(600, monotonic=clock, learn=True, probing=True, on_learn=learned.append)
+    # The platform accepts 8 a second while the budget asks 10: 429 at the end.
+    for i in range(80):
+        clock.now = 1000.0 + i * 0.125
+        budget.acquire()
+        budget.accepted()
+    clock.now = 1010.0
+    budget.acquire()
+    budget.limited(0.5)
+    assert budget.per_minute == pytest.approx(8 * 60 * pacing.MARGIN, rel=0.05)
+    assert learned and learned[-1] == pytest.approx(budget.per_minute)
+    assert budget.holds == 1
+
+
+def test_a_fixed_budget_does_not_learn():
+    clock = Clock()
+    budget = Budget(600, monotonic=clock)
+    budget.acquire()
+    budget.limited(1.0)
+    budget.accepted()
+    assert budget.per_minute == 600 and not budget.learning
