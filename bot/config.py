@@ -32,7 +32,6 @@ class Setting:
     default: str | None
     help: str
     parse: Callable[[str], Any] = str
-    required: bool = False
 
 
 def _token(prefix: str) -> Callable[[str], str]:
@@ -430,8 +429,6 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         if raw is not None:
             raw = raw.strip()
         if raw in (None, ""):
-            if setting.required:
-                raise SettingError(setting.name, f"is required ({setting.help})")
             raw = setting.default
         if raw is None:
             values[setting.name.lower()] = None

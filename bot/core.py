@@ -429,16 +429,6 @@ class Core:
         self.status.flush()
         return retraction
 
-    def retract(
-        self, memo_id: int, *, by: str, platform: str, reason: str, corrections: str
-    ) -> Retraction | Refusal:
-        requested = self.request_retraction(
-            memo_id, by=by, platform=platform, reason=reason, corrections=corrections
-        )
-        if isinstance(requested, Refusal):
-            return requested
-        return self.apply_retraction(memo_id) or Refusal("Could not retract.")
-
     # ------------------------------------------------------------ overviews
 
     def extras(self, platform: str) -> Interactive:

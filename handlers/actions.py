@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.slack import home, messages, texts
+from bot.slack import SLACK, home, messages, texts
 from handlers.events import publish_home
-
-SLACK = "slack"
 
 
 def register(app: App) -> None:

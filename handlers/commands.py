@@ -11,10 +11,9 @@ from slack_bolt import App
 from bot import reports
 from bot.core import Refusal
 from bot.domain import memo_label, parse_memo_ref, split_memo_ref
-from bot.slack import home, modals, texts
+from bot.slack import SLACK, home, modals, texts
 from handlers.forms import open_form
 
-SLACK = "slack"
 log = logging.getLogger(__name__)
 
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.slack import home
-
-SLACK = "slack"
+from bot.slack import SLACK, home
 
 
 def register(app: App) -> None:

@@ -5,10 +5,8 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.core import Refusal
-from bot.slack import modals, texts
+from bot.slack import SLACK, modals, texts
 from handlers.forms import open_form
-
-SLACK = "slack"
 
 
 def register(app: App) -> None:

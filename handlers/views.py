@@ -8,9 +8,7 @@ from slack_bolt import App
 
 from bot.core import Refusal
 from bot.domain import Audience, compose_errors, retract_errors
-from bot.slack import modals, texts
-
-SLACK = "slack"
+from bot.slack import SLACK, modals, texts
 
 
 def register(app: App) -> None:

@@ -39,8 +39,8 @@ from bot.domain import (
 )
 from bot.pacing import Budget
 from bot.platform import StatusReport
-from bot.slack import messages
-from bot.slack.directory import SLACK, SlackDirectory
+from bot.slack import SLACK, messages
+from bot.slack.directory import SlackDirectory
 from bot.store import Store
 
 log = logging.getLogger(__name__)

@@ -12,11 +12,9 @@ from typing import Any
 
 from bot.domain import Audience, Failed, Recipient, Retry, Unknown, backoff, merge_recipients
 from bot.pacing import Budget
-from bot.slack import texts
+from bot.slack import SLACK, texts
 
 log = logging.getLogger(__name__)
-
-SLACK = "slack"
 
 
 class SlackDirectory:

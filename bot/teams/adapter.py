@@ -323,10 +323,6 @@ class TeamsPlatform:
             return card, f"Retraction of {report.memo.label}"
         return cards.memo_status_card(report.memo, report.counts), f"{report.memo.label} status"
 
-    def show_acknowledged(self, memo: Memo, copy: Copy, at: datetime) -> Outcome:
-        card = cards.memo_card(memo, copy.id, at, self._user_id(copy.recipient_id))
-        return self._update(copy.channel, copy.ts, card, memo.title)
-
     @staticmethod
     def _retried(attempt, tries: int = 5) -> Outcome:
         outcome: Outcome = Failed("not sent")
