@@ -67,9 +67,28 @@ class TeamsFaults(FaultSwitchboard):
         """
         self._arm(self._bursts, op, count, retry_after)
 
-    def drop_next(self, count: int = 1, *, after: bool = True, op: str | None = None) -> None:
-        """Reset the connection on the next ``count`` calls; ``after`` acts first."""
-        self._arm(self._drops, op, count, after)
+    def drop_next(
+        self,
+        count: int = 1,
+        *,
+        after: bool = True,
+        op: str | None = None,
+        conversation: str | None = None,
+    ) -> None:
+        """Reset the connection on the next ``count`` calls; ``after`` acts first.
+        ``conversation`` (with ``op``) narrows it to calls into that conversation, e.g.
+        one person's 1:1, whatever else is being sent meanwhile."""
+        self._arm(self._drops, _scoped(op, conversation), count, after)
+
+    def plan_for(self, op: str, conversation: str | None) -> FaultPlan:
+        """The faults for one call of ``op`` into ``conversation``: a countdown armed for
+        that conversation first, then whatever applies to ``op``."""
+        scoped = _scoped(op, conversation)
+        with self._lock:
+            armed = conversation is not None and any(
+                scoped in table for table in (self._bursts, self._drops, self._fails)
+            )
+        return self.plan(scoped if armed else op)
 
     def fail_next(self, count: int = 1, status: int = 503, *, op: str | None = None) -> None:
         """Answer the next ``count`` calls with ``status`` (412/5xx) without acting."""
@@ -125,3 +144,7 @@ class TeamsFaults(FaultSwitchboard):
     def blocked_users(self) -> dict[str, str]:
         with self._lock:
             return dict(self._blocked)
+
+
+def _scoped(op: str | None, conversation: str | None) -> str | None:
+    return f"{op}@{conversation}" if op and conversation else op

@@ -380,7 +380,7 @@ class StandInTeams(LoopbackServer):
             return self._finish(
                 call, *error(400, "BadSyntax", "The request body is not valid JSON.")
             )
-        plan = self.faults.plan(rec_op)
+        plan = self.faults.plan_for(rec_op, call.conversation_id)
         if plan.latency:
             time.sleep(plan.latency)
         if plan.burst_429:
