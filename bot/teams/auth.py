@@ -39,6 +39,8 @@ from microsoft_teams.api.auth.cloud_environment import (
     with_overrides,
 )
 
+from bot.logs import escape
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "msteams"
@@ -50,12 +52,6 @@ KEYS_RETRY_SECONDS = 5.0  # while no key at all is known (e.g. the first fetch f
 FETCH_TIMEOUT = 5.0
 TOKEN_TIMEOUT = 10.0
 TOKEN_MARGIN_SECONDS = 300
-
-
-def _one_line(text: object) -> str:
-    """Text from a request (a kid, an error message), with control characters escaped,
-    so that it cannot forge a log line."""
-    return repr(str(text))[1:-1]
 
 
 def cloud_of(settings) -> CloudEnvironment:
@@ -146,8 +142,8 @@ class AppTokens:
             codes = body.get("error_codes") if isinstance(body, dict) else None
             raise TokenError(
                 f"token endpoint {self.url} answered {response.status_code}"
-                + (f": {_one_line(error)}" if error else "")
-                + (f" (AADSTS{_one_line(codes[0])})" if isinstance(codes, list) and codes else "")
+                + (f": {escape(error)}" if error else "")
+                + (f" (AADSTS{escape(codes[0])})" if isinstance(codes, list) and codes else "")
             )
         token = body.get("access_token")
         try:
@@ -216,7 +212,7 @@ class KeySet:
                 log.warning(
                     "Bot Framework keys could not be fetched from %s: %s",
                     self.metadata_url,
-                    _one_line(f"{type(exc).__name__}: {exc}")[:300],
+                    escape(f"{type(exc).__name__}: {exc}")[:300],
                 )
             return self._keys.get(kid)
 
@@ -267,11 +263,9 @@ class InboundAuth:
         try:
             return self._verify(authorization_header)
         except _Refused as exc:
-            log.warning("Teams request refused: %s", _one_line(exc)[:300])
+            log.warning("Teams request refused: %s", escape(exc)[:300])
         except jwt.PyJWTError as exc:
-            log.warning(
-                "Teams request refused: %s", _one_line(f"{type(exc).__name__}: {exc}")[:300]
-            )
+            log.warning("Teams request refused: %s", escape(f"{type(exc).__name__}: {exc}")[:300])
         except Exception:
             log.warning("Teams request refused: the token could not be checked", exc_info=True)
         return None
