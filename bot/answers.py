@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import reports
-from bot.domain import Copy, Memo, MemoCounts, Notice, Retraction
+from bot.domain import Copy, Memo, MemoCounts, Notice, Retraction, seconds_left
 from bot.platform import StatusReport
 
 if TYPE_CHECKING:
@@ -55,6 +55,7 @@ class Answers:
             self._store.memo_counts(memo_id),
             retraction,
             self._store.retraction_counts(memo_id) if retraction else None,
+            seconds_left=seconds_left(memo, self._core.clock.now()),
         )
 
     def received_by(

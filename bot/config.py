@@ -114,6 +114,25 @@ def _duration(value: str) -> timedelta:
     return parse_duration(value)
 
 
+def _threshold(value: str) -> int | None:
+    """A number of recipients, or `off` (no threshold)."""
+    if value.strip().lower() in ("off", "none", "no"):
+        return None
+    try:
+        return _count(value)
+    except ValueError:
+        raise ValueError("must be a number of recipients (0 or more) or off") from None
+
+
+def _undo_window(value: str) -> timedelta:
+    if re.fullmatch(r"0+(\.0*)?\s*[smhd]?|off", value.strip().lower()):
+        return timedelta(0)
+    window = parse_duration(value)
+    if window > timedelta(hours=1):
+        raise ValueError("must be at most 1h (a memo held longer belongs under Send at)")
+    return window
+
+
 def _timezone(value: str) -> ZoneInfo:
     try:
         return ZoneInfo(value)
@@ -265,6 +284,18 @@ SETTINGS: tuple[Setting, ...] = (
         _bool,
     ),
     Setting(
+        "APPROVAL_OVER",
+        "off",
+        "A memo to more people than this, or to everyone, waits until another member of comms staff approves it; off disables approval",
+        _threshold,
+    ),
+    Setting(
+        "UNDO_WINDOW",
+        "0s",
+        "After a memo is submitted (or approved, or its send time comes) it is held this long with an Undo button; 0s disables it",
+        _undo_window,
+    ),
+    Setting(
         "SLACK_POST_PER_MINUTE",
         "300",
         "chat.postMessage budget (Slack: several hundred a minute per workspace); 429s are honoured either way",
@@ -391,6 +422,8 @@ class Settings:
     working_hours: WorkingHours
     default_timezone: ZoneInfo
     show_retracted_body: bool
+    approval_over: int | None
+    undo_window: timedelta
     slack_post_per_minute: int
     slack_update_per_minute: int
     send_concurrency: int

@@ -20,10 +20,19 @@ from bot.audit import Checkpoints
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain import (
+    APPROVE,
+    CANCEL,
     EMAIL,
     GROUP,
+    MEMO_AWAITING_APPROVAL,
+    MEMO_HELD,
     MEMO_RETRACTED,
     MEMO_RETRACTING,
+    NEVER_SENT,
+    PERSON,
+    REJECT,
+    TIME_PASSES,
+    UNDO,
     Audience,
     Memo,
     Principal,
@@ -42,6 +51,7 @@ log = logging.getLogger(__name__)
 COMMS, AUDITOR, EMPLOYEE = "comms staff", "auditor", "employee"
 GROUP_CACHE_SECONDS = 300.0
 RETRACTION_SWEEP_SECONDS = 3.0  # a retraction that could not be applied is tried again this soon
+DUE_SWEEP_SECONDS = 1.0  # a scheduled or held memo goes out this soon after its time
 MAX_PENDING_REPLIES = 2  # per person: more while these wait are dropped (they can ask again)
 
 
@@ -155,6 +165,8 @@ class Core:
         """Carry out a stored retraction request now, on its own thread (never behind
         replies). A failure is logged and tried again within seconds; the request stays
         stored, so the sweep (and a restart) applies it in the end."""
+        if self.store.retraction(memo_id) is None:
+            return  # cancelled before its time (nothing to apply), or never asked
         with self._busy_lock:
             if memo_id in self._applying:
                 return
@@ -186,7 +198,15 @@ class Core:
         return waiting
 
     def _sweep_retractions_forever(self) -> None:
-        while not self._sweeping.wait(RETRACTION_SWEEP_SECONDS):
+        last = time.monotonic()
+        while not self._sweeping.wait(DUE_SWEEP_SECONDS):
+            try:
+                self.sweep_due_memos()
+            except Exception:
+                log.exception("the sweep of memos due to send failed; it runs again shortly")
+            if time.monotonic() - last < RETRACTION_SWEEP_SECONDS:
+                continue
+            last = time.monotonic()
             try:
                 self.sweep_retractions()
             except Exception:
@@ -282,8 +302,11 @@ class Core:
         audience: Audience | tuple[Audience, ...],
         ask_ack: bool,
         ack_deadline: datetime | None,
+        send_at: datetime | None = None,
     ) -> Memo:
-        """Store the memo now; resolve its audience and fan it out in the background."""
+        """Store the memo now; resolve its audience and fan it out in the background.
+        With APPROVAL_OVER set it awaits approval while its audience is resolved; with a
+        send time it is scheduled; with UNDO_WINDOW it is held first (see domain)."""
         memo = self.store.create_memo(
             title=title.strip(),
             body=body.strip(),
@@ -293,6 +316,9 @@ class Core:
             ack_deadline=ack_deadline,
             audience=audience,
             now=self.clock.now(),
+            send_at=send_at,
+            hold_seconds=self.settings.undo_window.total_seconds(),
+            approval_possible=self.settings.approval_over is not None,
         )
         self.status.mark(memo.id)
         self._resolve_soon(memo.id)
@@ -352,7 +378,14 @@ class Core:
             # The form checks what it can; an audience can still empty out before it is
             # resolved (a channel left, a group emptied). Never "sent" to nobody silently.
             log.warning("%s reached nobody: its audience has no one who can receive it", memo.label)
-        self.store.add_recipients(memo_id, recipients, self.clock.now())
+        approvers = self.approvers(memo) if memo.state == MEMO_AWAITING_APPROVAL else []
+        self.store.add_recipients(
+            memo_id,
+            recipients,
+            self.clock.now(),
+            approval_over=self.settings.approval_over,
+            approvers=approvers,
+        )
         self.outbox.kick()
         self.status.mark(memo_id)
         self.status.flush()
@@ -372,6 +405,10 @@ class Core:
         memo = self.store.memo(ref)
         if memo is None:
             return Refusal(f"There is no memo {memo_label(ref)}.")
+        if memo.never_sent:
+            who = memo.stopped_by_name or "someone"
+            when = f"{memo.stopped_at:%Y-%m-%d at %H:%M UTC}" if memo.stopped_at else ""
+            return Refusal(f"{memo.label} never went out: it was {memo.state} by {who} {when}.")
         retraction = self.store.retraction(memo.id)
         if retraction is not None:
             who = self.display_name(retraction.retracted_by_platform, retraction.retracted_by)
@@ -393,7 +430,7 @@ class Core:
         return [
             memo
             for memo in self.store.recent_memos(limit * 2)
-            if memo.state not in (MEMO_RETRACTING, MEMO_RETRACTED)
+            if memo.state not in (MEMO_RETRACTING, MEMO_RETRACTED, *NEVER_SENT)
         ][:limit]
 
     def request_retraction(
@@ -404,6 +441,21 @@ class Core:
         found = self.memo_to_retract(memo_id)
         if isinstance(found, Refusal):
             return found
+        if found.before_sending:
+            # Nobody has a copy: cancel it, notify no one. If it started sending in the
+            # meantime, the transition does not apply and it is retracted as usual.
+            changed, memo = self.store.decide_memo(
+                memo_id,
+                CANCEL,
+                self.clock.now(),
+                by=by,
+                by_platform=platform,
+                by_name=self.display_name(platform, by),
+                reason=reason.strip(),
+            )
+            if changed:
+                self._after_decision(memo)
+                return memo
         stored = self.store.request_retraction(
             memo_id,
             by=by,
@@ -428,6 +480,151 @@ class Core:
         self.status.mark(memo_id)
         self.status.flush()
         return retraction
+
+    # ------------------------------------------------------------ sending safely
+
+    def approvers(self, memo: Memo) -> list[tuple[str, str]]:
+        """Who is asked to approve a memo: every member of comms staff who can be named
+        individually on a configured platform (people, and the members of their groups),
+        its sender left out. Comms staff given by email are not asked (an email names no
+        platform account to write to); they may still approve from a forwarded request."""
+        found: list[tuple[str, str]] = []
+        for principal in sorted(self.settings.comms_staff, key=str):
+            if principal.platform not in self.platforms:
+                continue
+            if principal.kind == PERSON:
+                found.append((principal.platform, principal.id))
+            elif principal.kind == GROUP:
+                found += [
+                    (principal.platform, m)
+                    for m in sorted(self._group_members(principal.platform, principal.id))
+                ]
+        sender = (memo.sender_platform, memo.sender_id)
+        return [p for p in dict.fromkeys(found) if p != sender]
+
+    def _decision_refusal(self, memo: Memo | None, platform: str, user_id: str, attempt: str):
+        """Why this person may not approve or reject this memo (refused and audited), or
+        None. Only comms staff decide, never on their own memo."""
+        memo_ref = memo.id if memo else None
+        if not self.may_send(platform, user_id):
+            self.deny(platform, user_id, attempt, memo=memo_ref)
+            return Refusal("Only comms staff can approve or reject a memo.")
+        if memo is None:
+            return Refusal("There is no such memo.")
+        if (memo.sender_platform, memo.sender_id) == (platform, user_id):
+            self.deny(platform, user_id, attempt, memo=memo_ref, reason="own memo")
+            return Refusal(f"You sent {memo.label}: another member of comms staff must approve it.")
+        if memo.state != MEMO_AWAITING_APPROVAL:
+            return Refusal(self._decided_text(memo))
+        return None
+
+    @staticmethod
+    def _decided_text(memo: Memo) -> str:
+        if memo.decision and memo.decided_at:
+            return (
+                f"{memo.label} was already {memo.decision} by {memo.decided_by_name}"
+                f" at {memo.decided_at:%H:%M} UTC."
+            )
+        return f"{memo.label} is not awaiting approval (it is {memo.state})."
+
+    def may_decide(self, memo_id: int, platform: str, user_id: str) -> Memo | Refusal:
+        """Before the Reject form opens: the memo, or why this person cannot decide."""
+        memo = self.store.memo(memo_id)
+        return self._decision_refusal(memo, platform, user_id, "reject memo") or memo
+
+    def approve(self, memo_id: int, platform: str, user_id: str) -> Memo | Refusal:
+        return self._decide(memo_id, platform, user_id, APPROVE, "")
+
+    def reject(self, memo_id: int, platform: str, user_id: str, reason: str) -> Memo | Refusal:
+        if not reason.strip():
+            return Refusal("Say why the memo is rejected; its sender will read this.")
+        return self._decide(memo_id, platform, user_id, REJECT, reason.strip())
+
+    def _decide(
+        self, memo_id: int, platform: str, user_id: str, event: str, reason: str
+    ) -> Memo | Refusal:
+        attempt = "approve memo" if event == APPROVE else "reject memo"
+        refusal = self._decision_refusal(self.store.memo(memo_id), platform, user_id, attempt)
+        if refusal is not None:
+            return refusal
+        changed, memo = self.store.decide_memo(
+            memo_id,
+            event,
+            self.clock.now(),
+            by=user_id,
+            by_platform=platform,
+            by_name=self.display_name(platform, user_id),
+            reason=reason,
+        )
+        if not changed:  # another approver was first, at the same instant
+            return Refusal(self._decided_text(memo))
+        self._after_decision(memo)
+        return memo
+
+    def undo(self, memo_id: int, platform: str, user_id: str) -> Memo | Refusal:
+        """Undo a held memo: only its sender or comms staff; refusals are audited."""
+        memo = self.store.memo(memo_id)
+        if memo is None:
+            return Refusal("There is no such memo.")
+        if (memo.sender_platform, memo.sender_id) != (platform, user_id) and not self.may_send(
+            platform, user_id
+        ):
+            self.deny(platform, user_id, "undo memo", memo=memo_id)
+            return Refusal("Only the memo's sender or comms staff can undo it.")
+        changed, memo = self.store.decide_memo(
+            memo_id,
+            UNDO,
+            self.clock.now(),
+            by=user_id,
+            by_platform=platform,
+            by_name=self.display_name(platform, user_id),
+        )
+        if not changed:
+            if memo.state == MEMO_HELD:
+                return Refusal(f"{memo.label} could not be undone; try again.")
+            return Refusal(f"Too late to undo {memo.label}: it is {memo.state}.")
+        self._after_decision(memo)
+        return memo
+
+    def sweep_due_memos(self) -> list[int]:
+        """Scheduled memos whose time has come, held ones whose undo window is over: move
+        them on (the store decides, once). Held memos' status messages count down."""
+        now = self.clock.now()
+        moved = []
+        for memo in self.store.memos_due(now):
+            changed, after = self.store.decide_memo(memo.id, TIME_PASSES, now)
+            if changed:
+                moved.append(memo.id)
+                self._after_decision(after)
+        for memo in self.store.memos_in_states(MEMO_HELD):
+            self.status.mark(memo.id)
+        return moved
+
+    def _after_decision(self, memo: Memo) -> None:
+        """A memo moved on: wake the outbox, refresh its status, and show the decision on
+        every approval request already delivered (in the background)."""
+        self.outbox.kick()
+        self.status.mark(memo.id)
+        self.status.flush()
+        if memo.decision:
+            self.after_answer(lambda: self.show_decision(memo.id))
+
+    def show_decision(self, memo_id: int) -> int:
+        """Update every delivered approval request of a memo to its decision; returns how
+        many were updated."""
+        memo = self.store.memo(memo_id)
+        recipients = self.store.memo_counts(memo_id).recipients
+        done = 0
+        for approval in self.store.approvals_of(memo_id):
+            platform = self.platforms.get(approval.platform)
+            if platform is None or not approval.ts:
+                continue
+            try:
+                platform.update_approval_request(memo, approval, recipients)
+                done += 1
+            except Exception:
+                log.exception("approval request %s not updated", approval.id)
+        return done
 
     # ------------------------------------------------------------ overviews
 

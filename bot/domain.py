@@ -6,10 +6,11 @@ clock: callers pass `now`, so every rule can be tested with plain values.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 # ---------------------------------------------------------------- states
 
@@ -19,6 +20,19 @@ MEMO_SENDING, MEMO_SENT, MEMO_RETRACTING, MEMO_RETRACTED = (
     "retracting",
     "retracted",
 )
+# Before a memo sends (see "Sending safely"): waiting for a second pair of eyes, for its
+# send time, or out its undo window. Its copies exist but are not claimed yet.
+MEMO_AWAITING_APPROVAL, MEMO_SCHEDULED, MEMO_HELD = "awaiting approval", "scheduled", "held"
+BEFORE_SENDING = (MEMO_AWAITING_APPROVAL, MEMO_SCHEDULED, MEMO_HELD)
+# ... and how one that never went out ended: nobody got a copy, nobody needs a notice.
+MEMO_REJECTED, MEMO_UNDONE, MEMO_CANCELLED = "rejected", "undone", "cancelled"
+NEVER_SENT = (MEMO_REJECTED, MEMO_UNDONE, MEMO_CANCELLED)
+# The reason each of those gives its recipients' copies (`cancelled`, in the report).
+CANCEL_REASONS = {
+    MEMO_REJECTED: "rejected",
+    MEMO_UNDONE: "undone",
+    MEMO_CANCELLED: "retracted before its time",
+}
 
 # A copy (one person's delivery of the memo), a notice (one person's retraction
 # message) and an edit (the retraction applied to a delivered copy) all move
@@ -167,6 +181,7 @@ def compose_errors(
     audience: Audience | Iterable[Audience],
     ack_deadline: datetime | None,
     now: datetime,
+    send_at: datetime | None = None,
 ) -> dict[str, str]:
     """What is wrong with a compose form, by field; empty when it can be sent."""
     errors: dict[str, str] = {}
@@ -186,6 +201,10 @@ def compose_errors(
         )
     if ack_deadline is not None and ack_deadline <= now:
         errors["deadline"] = "The acknowledgement deadline must be in the future."
+    if send_at is not None and send_at <= now:
+        errors["send_at"] = "The send time has passed: choose a time in the future, or none."
+    elif send_at is not None and ack_deadline is not None and ack_deadline <= send_at:
+        errors["deadline"] = "The acknowledgement deadline must be after the send time."
     return errors
 
 
@@ -198,6 +217,92 @@ def retract_errors(*, reason: str) -> dict[str, str]:
     elif len(reason) > REASON_LIMIT:
         errors["reason"] = f"The reason is {len(reason)} characters; the limit is {REASON_LIMIT}."
     return errors
+
+
+# ---------------------------------------------------------------- sending safely
+
+
+def needs_approval(*, recipients: int, everyone: bool, approval_over: int | None) -> bool:
+    """Whether a memo waits for a second member of comms staff (`APPROVAL_OVER`, None:
+    off): one to more people than the threshold, or to everyone."""
+    if approval_over is None:
+        return False
+    return everyone or recipients > approval_over
+
+
+def state_to_send(
+    *, send_at: datetime | None, hold_seconds: float, now: datetime
+) -> tuple[str, datetime | None]:
+    """Where a memo goes once nothing but time stands in its way (after the submit when it
+    needs no approval, after its approval, at its send time): `scheduled` before its send
+    time, else `held` for its undo window, else `sending`. Returns (state, held_until)."""
+    if send_at is not None and send_at > now:
+        return MEMO_SCHEDULED, None
+    if hold_seconds > 0:
+        return MEMO_HELD, now + timedelta(seconds=hold_seconds)
+    return MEMO_SENDING, None
+
+
+def first_state(
+    *, approval_possible: bool, send_at: datetime | None, hold_seconds: float, now: datetime
+) -> tuple[str, datetime | None]:
+    """The state a new memo starts in. When approval is possible (`APPROVAL_OVER` set) it
+    waits in `awaiting approval` while its audience is resolved: only then is its size
+    known, and `resolved_state` says whether it really needs the approval."""
+    if approval_possible:
+        return MEMO_AWAITING_APPROVAL, None
+    return state_to_send(send_at=send_at, hold_seconds=hold_seconds, now=now)
+
+
+def resolved_state(
+    memo: Memo, *, recipients: int, approval_over: int | None, now: datetime
+) -> tuple[str, datetime | None]:
+    """A memo's state once its audience is resolved: still awaiting approval when it needs
+    it, else on its way (scheduled, held or sending). Other states are left as they are."""
+    if memo.state != MEMO_AWAITING_APPROVAL:
+        return memo.state, memo.held_until
+    everyone = any(a.everyone for a in memo.audiences)
+    if recipients and needs_approval(
+        recipients=recipients, everyone=everyone, approval_over=approval_over
+    ):
+        return MEMO_AWAITING_APPROVAL, None
+    return state_to_send(send_at=memo.send_at, hold_seconds=memo.hold_seconds, now=now)
+
+
+APPROVE, REJECT, UNDO, CANCEL, TIME_PASSES = "approve", "reject", "undo", "cancel", "time passes"
+
+
+def transition(memo: Memo, event: str, now: datetime) -> tuple[str, datetime | None] | None:
+    """What an event does to a memo that has not started sending: its new state (and the
+    end of its undo window), or None when the event does not apply to it (a second
+    decision, an undo after the window, a send time not yet come).
+
+    approve: awaiting approval -> scheduled | held | sending; reject: awaiting approval ->
+    rejected; undo: held -> undone; cancel (a retraction before its time): any state
+    before sending -> cancelled; time passes: scheduled -> held | sending at its send time,
+    held -> sending at the end of its window."""
+    state = memo.state
+    if event == APPROVE and state == MEMO_AWAITING_APPROVAL:
+        return state_to_send(send_at=memo.send_at, hold_seconds=memo.hold_seconds, now=now)
+    if event == REJECT and state == MEMO_AWAITING_APPROVAL:
+        return MEMO_REJECTED, None
+    if event == UNDO and state == MEMO_HELD:
+        return MEMO_UNDONE, None
+    if event == CANCEL and state in BEFORE_SENDING:
+        return MEMO_CANCELLED, None
+    if event == TIME_PASSES:
+        if state == MEMO_SCHEDULED and memo.send_at is not None and memo.send_at <= now:
+            return state_to_send(send_at=None, hold_seconds=memo.hold_seconds, now=now)
+        if state == MEMO_HELD and memo.held_until is not None and memo.held_until <= now:
+            return MEMO_SENDING, None
+    return None
+
+
+def seconds_left(memo: Memo, now: datetime) -> int:
+    """Whole seconds left of a held memo's undo window (0 when none)."""
+    if memo.state != MEMO_HELD or memo.held_until is None:
+        return 0
+    return max(0, math.ceil((memo.held_until - now).total_seconds()))
 
 
 # ---------------------------------------------------------------- records
@@ -218,10 +323,30 @@ class Memo:
     status_channel: str | None = None
     status_ts: str | None = None
     sent_at: datetime | None = None
+    send_at: datetime | None = None  # "Send at": scheduled until then
+    held_until: datetime | None = None  # in its undo window until then
+    hold_seconds: float = 0.0  # the undo window it was given (UNDO_WINDOW when submitted)
+    recipients_added: bool = False
+    decision: str | None = None  # approved | rejected
+    decided_by: str | None = None
+    decided_by_platform: str | None = None
+    decided_by_name: str | None = None
+    decided_at: datetime | None = None
+    decision_reason: str | None = None
+    stopped_by_name: str | None = None  # who rejected, undid or cancelled it
+    stopped_at: datetime | None = None
 
     @property
     def label(self) -> str:
         return memo_label(self.id)
+
+    @property
+    def before_sending(self) -> bool:
+        return self.state in BEFORE_SENDING
+
+    @property
+    def never_sent(self) -> bool:
+        return self.state in NEVER_SENT
 
 
 @dataclass
@@ -270,6 +395,20 @@ class Notice(Delivery):
     reminders_sent: int = 0
     last_reminder_at: datetime | None = None
     escalated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Approval:
+    """One approval request: a DM (Teams: a card) to a member of comms staff."""
+
+    id: int
+    memo_id: int
+    platform: str
+    recipient_id: str
+    state: str
+    in_doubt: bool = False
+    channel: str | None = None
+    ts: str | None = None
 
 
 @dataclass
@@ -386,6 +525,7 @@ ITEM_KINDS: dict[str, ItemKind] = {
         ItemKind("edits", "edit"),
         ItemKind("reminders", "reminder"),
         ItemKind("escalations", "escalation"),
+        ItemKind("approvals", "approval request"),
     )
 }
 

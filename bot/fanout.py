@@ -30,7 +30,7 @@ from bot.store import RETRACTION_REMINDER, Store
 log = logging.getLogger(__name__)
 
 # What the post stream sends (chat.postMessage on Slack); edits have their own stream.
-POST_KINDS = ("notices", "reminders", "escalations", "copies")
+POST_KINDS = ("notices", "reminders", "escalations", "approvals", "copies")
 
 
 class SendGate:
@@ -166,6 +166,10 @@ class Outbox:
         if escalation:
             self._send_escalation(platform, escalation)
             return True
+        approval = self.store.claim_approval(platform.name, now)
+        if approval:
+            self._send_approval(platform, approval)
+            return True
         claimed_copy = self.store.claim_copy(platform.name, now, closed)
         if claimed_copy:
             self._send_copy(platform, *claimed_copy)
@@ -234,6 +238,20 @@ class Outbox:
                 memo, retraction, escalation, self.store.retraction_counts(memo.id)
             )
         self._record("escalations", escalation.id, memo.id, outcome)
+
+    def _send_approval(self, platform: Platform, approval) -> None:
+        """Ask a member of comms staff to approve a memo (the memo as it will look, its
+        audience and size, Approve / Reject)."""
+        memo = self.store.memo(approval.memo_id)
+        if approval.in_doubt:
+            outcome = platform.find_sent(
+                "approval", approval.id, approval.recipient_id, memo.created_at
+            )
+        else:
+            outcome = platform.send_approval_request(
+                memo, approval, self.store.memo_counts(memo.id).recipients
+            )
+        self._record("approvals", approval.id, memo.id, outcome)
 
     # ------------------------------------------------------------ the edit stream
 

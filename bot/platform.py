@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.domain import (
+    Approval,
     Audience,
     Copy,
     Escalation,
@@ -37,6 +38,7 @@ class StatusReport:
     counts: MemoCounts
     retraction: Retraction | None = None
     retraction_counts: RetractionCounts | None = None
+    seconds_left: int = 0  # of a held memo's undo window (the countdown beside Undo)
 
 
 class Platform(Protocol):
@@ -80,6 +82,16 @@ class Platform(Protocol):
         self, memo: Memo, retraction: Retraction, copy: Copy, notice: Notice | None
     ) -> Outcome:
         """Edit a delivered copy in place into its retracted form (idempotent)."""
+        ...
+
+    def send_approval_request(self, memo: Memo, approval: Approval, recipients: int) -> Outcome:
+        """Ask a member of comms staff to approve a memo: the memo exactly as recipients will
+        see it, its audience and resolved size (`recipients`), Approve and Reject."""
+        ...
+
+    def update_approval_request(self, memo: Memo, approval: Approval, recipients: int) -> Outcome:
+        """Show the decision on a delivered approval request ("Approved by <name> at
+        10:42"), without its buttons (idempotent)."""
         ...
 
     def find_sent(self, kind: str, item_id: int, recipient_id: str, since: datetime) -> Outcome:

@@ -12,7 +12,7 @@ import threading
 import time
 
 from bot.clock import Clock
-from bot.domain import Failed, NotFound, Sent
+from bot.domain import BEFORE_SENDING, Failed, NotFound, Sent, seconds_left
 from bot.platform import Platform, StatusReport
 from bot.store import Store
 
@@ -41,7 +41,7 @@ class StatusBoard:
     def start(self) -> None:
         # After a restart, bring every recent status message up to date once: the last
         # update before a crash may never have been made.
-        for memo in self.store.memos_in_states("sending", "retracting"):
+        for memo in self.store.memos_in_states("sending", "retracting", *BEFORE_SENDING):
             self._dirty.add(memo.id)
         for memo in self.store.recent_memos(RECENT_AT_START):
             self._dirty.add(memo.id)
@@ -87,7 +87,9 @@ class StatusBoard:
         platform = self.platforms.get(memo.sender_platform)
         if platform is None:
             return True
-        report = StatusReport(memo, self.store.memo_counts(memo_id))
+        report = StatusReport(
+            memo, self.store.memo_counts(memo_id), seconds_left=seconds_left(memo, self.clock.now())
+        )
         ok = self._show(
             platform, memo.sender_id, report, "memo", memo.status_channel, memo.status_ts
         )
@@ -127,7 +129,13 @@ class StatusBoard:
 
     def _show(self, platform, user_id, report: StatusReport, kind: str, channel, ts) -> bool:
         memo = report.memo
-        fingerprint = (memo.state, repr(report.counts), repr(report.retraction_counts))
+        fingerprint = (
+            memo.state,
+            repr(report.counts),
+            repr(report.retraction_counts),
+            report.seconds_left,
+            memo.decision,
+        )
         key = (memo.id, kind)
         if channel and self._shown.get(key) == fingerprint:
             return True

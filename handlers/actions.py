@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.slack import SLACK, home, messages, texts
+from bot.core import Refusal
+from bot.slack import SLACK, home, messages, modals, texts
 from handlers.events import publish_home
+from handlers.forms import open_form
 
 
 def register(app: App) -> None:
@@ -15,6 +17,9 @@ def register(app: App) -> None:
     app.action(messages.SEEN_FROM_REMINDER)(seen_clicked)
     app.action(home.ACKNOWLEDGE_FROM_HOME)(acknowledge_in_home)
     app.action(home.SEEN_FROM_HOME)(seen_in_home)
+    app.action(messages.APPROVE)(approve_clicked)
+    app.action(messages.REJECT)(reject_clicked)
+    app.action(messages.UNDO)(undo_clicked)
 
 
 def _clicked(body) -> tuple[str, int | None]:
@@ -123,3 +128,40 @@ def seen_in_home(ack, body, client, context):
         memo, retraction, copy, notice = core.answers.notice(notice_id)
         core.extras(SLACK).show_seen(memo, retraction, copy, notice, click.at)
     publish_home(core, client, user)
+
+
+# ---------------------------------------------------------------- sending safely
+
+
+def approve_clicked(ack, body, client, respond, context):
+    """Approve on an approval request: only comms staff, never the memo's sender (a
+    forwarded message or a forged payload is refused and audited); the first decision
+    wins and every approver's request shows it."""
+    ack()
+    core = context["core"]
+    _, memo_id = _clicked(body)
+    decided = core.approve(memo_id or 0, SLACK, body["user"]["id"])
+    if isinstance(decided, Refusal):
+        _tell(body, client, respond, decided.message)
+
+
+def reject_clicked(ack, body, client, respond, context):
+    """Reject asks for a reason first (a modal); the decision is made on its submit."""
+    ack()
+    core = context["core"]
+    _, memo_id = _clicked(body)
+    found = core.may_decide(memo_id or 0, SLACK, body["user"]["id"])
+    if isinstance(found, Refusal):
+        _tell(body, client, respond, found.message)
+        return
+    open_form(client, respond, body.get("trigger_id"), modals.reject_modal(found))
+
+
+def undo_clicked(ack, body, client, respond, context):
+    """Undo on the sender's status message, inside the undo window."""
+    ack()
+    core = context["core"]
+    _, memo_id = _clicked(body)
+    undone = core.undo(memo_id or 0, SLACK, body["user"]["id"])
+    if isinstance(undone, Refusal):
+        _tell(body, client, respond, undone.message)

@@ -82,7 +82,7 @@ def _status(ack, core, user, text):
         return
     status = core.answers.status(memo.id)
     text_, view = home.memo_status_answer(
-        memo, status.counts, status.retraction, status.retraction_counts
+        memo, status.counts, status.retraction, status.retraction_counts, status.seconds_left
     )
     ack(text=text_, blocks=view)
 

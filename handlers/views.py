@@ -14,6 +14,7 @@ from bot.slack import SLACK, modals, texts
 def register(app: App) -> None:
     app.view(modals.COMPOSE)(compose_submitted)
     app.view(modals.RETRACT)(retract_submitted)
+    app.view(modals.REJECT)(reject_submitted)
 
 
 def _values(view: dict) -> dict:
@@ -40,6 +41,8 @@ def compose_submitted(ack, body, view, context):
     body_text = _field(values, modals.MESSAGE).get("value") or ""
     stamp = _field(values, modals.DEADLINE).get("selected_date_time")
     deadline = datetime.fromtimestamp(int(stamp), UTC) if stamp else None
+    send_stamp = _field(values, modals.SEND_AT).get("selected_date_time")
+    send_at = datetime.fromtimestamp(int(send_stamp), UTC) if send_stamp else None
     audience = Audience(
         people=tuple(_field(values, modals.PEOPLE).get("selected_users") or ()),
         channels=tuple(_field(values, modals.CHANNELS).get("selected_conversations") or ()),
@@ -62,7 +65,12 @@ def compose_submitted(ack, body, view, context):
             )
         )
     errors = compose_errors(
-        title=title, body=body_text, audience=audiences, ack_deadline=deadline, now=core.clock.now()
+        title=title,
+        body=body_text,
+        audience=audiences,
+        ack_deadline=deadline,
+        now=core.clock.now(),
+        send_at=send_at,
     )
     if not errors:
         problems = core.audience_problems(audiences)
@@ -81,7 +89,24 @@ def compose_submitted(ack, body, view, context):
         audience=tuple(a for a in audiences if not a.empty),
         ask_ack=bool(_field(values, modals.ASK_ACK).get("selected_options")),
         ack_deadline=deadline,
+        send_at=send_at,
     )
+
+
+def reject_submitted(ack, body, view, context):
+    """The Reject form: the first decision wins; a refusal shows on the form."""
+    core = context["core"]
+    user = body["user"]["id"]
+    chosen = str(view.get("private_metadata") or "")
+    if not (chosen.isascii() and chosen.isdigit() and len(chosen) < 16):
+        ack(response_action="errors", errors={modals.REJECT_REASON: "No memo to reject."})
+        return
+    reason = _field(_values(view), modals.REJECT_REASON).get("value") or ""
+    decided = core.reject(int(chosen), SLACK, user, reason)
+    if isinstance(decided, Refusal):
+        ack(response_action="errors", errors={modals.REJECT_REASON: decided.message})
+        return
+    ack()
 
 
 def retract_submitted(ack, body, view, client, context):

@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 from bot.audit import Checkpoint
 from bot.clock import Clock
 from bot.domain import (
+    Approval,
     Copy,
     Escalation,
     Failed,
@@ -63,6 +64,7 @@ COPY_EVENT = "errata_copy"
 NOTICE_EVENT = "errata_notice"
 REMINDER_EVENT = "errata_reminder"
 ESCALATION_EVENT = "errata_escalation"
+APPROVAL_EVENT = "errata_approval"
 CHECKPOINT_EVENT = "errata_audit_checkpoint"
 
 # Published tiers (per minute) for the methods that are not paced by a setting.
@@ -270,6 +272,22 @@ class SlackPlatform(SlackDirectory):
             return Failed("message_not_found")
         return outcome
 
+    def send_approval_request(self, memo: Memo, approval: Approval, recipients: int) -> Outcome:
+        text, body = messages.approval_request(memo, approval.id, recipients)
+        return self._post(
+            approval.recipient_id,
+            text,
+            body,
+            {
+                "event_type": APPROVAL_EVENT,
+                "event_payload": {"memo_id": memo.id, "approval_id": approval.id},
+            },
+        )
+
+    def update_approval_request(self, memo: Memo, approval: Approval, recipients: int) -> Outcome:
+        text, body = messages.approval_request(memo, approval.id, recipients)
+        return self._update(approval.channel, approval.ts, text, body)
+
     def show_acknowledged(self, memo: Memo, copy: Copy, at: datetime) -> Outcome:
         """Reflect an acknowledgement made elsewhere (the App Home) on the DM copy."""
         text, body = messages.memo_message(memo, copy.id, acknowledged_at=at)
@@ -371,7 +389,7 @@ class SlackPlatform(SlackDirectory):
             return messages.retraction_status(
                 report.memo, report.retraction, report.retraction_counts
             )
-        return messages.memo_status(report.memo, report.counts)
+        return messages.memo_status(report.memo, report.counts, report.seconds_left)
 
     # ------------------------------------------------------------ audit checkpoints
 

@@ -5,23 +5,28 @@ from __future__ import annotations
 
 from bot.domain import Memo, MemoCounts, Retraction, RetractionCounts, memo_label, progress_bar
 from bot.slack.blocks import button, clip, context, divider, escape, header, section, when
-from bot.slack.messages import memo_status, retraction_status
+from bot.slack.messages import STATE_WORDS, memo_status, retraction_status
 
 ACKNOWLEDGE_FROM_HOME = "acknowledge_from_home"
 SEEN_FROM_HOME = "seen_from_home"
 
-_STATE_WORDS = {
-    "sending": "sending",
-    "sent": "sent",
-    "retracting": "retracting",
-    "retracted": "retracted",
-}
+
+def _state_words(memo: Memo) -> str:
+    """A memo's state for a list line, with its time: "scheduled for <when>"."""
+    word = STATE_WORDS[memo.state].lower()
+    if memo.state == "scheduled" and memo.send_at:
+        return f"scheduled for {when(memo.send_at)}"
+    if memo.state == "held" and memo.held_until:
+        return f"held (undo window) until {when(memo.held_until)}"
+    if memo.never_sent and memo.stopped_by_name:
+        return f"{word} by {escape(memo.stopped_by_name)}, never sent"
+    return f"{word} {when(memo.created_at)}"
 
 
 def memo_line(memo: Memo, counts: MemoCounts, rcounts: RetractionCounts | None = None) -> str:
     line = (
-        f"*{memo_label(memo.id)}* {escape(clip(memo.title, 80))} · {_STATE_WORDS[memo.state]}"
-        f" {when(memo.created_at)}\n{counts.delivered}/{counts.recipients} delivered"
+        f"*{memo_label(memo.id)}* {escape(clip(memo.title, 80))} · {_state_words(memo)}"
+        f"\n{counts.delivered}/{counts.recipients} delivered"
     )
     if counts.failed:
         line += f" · {counts.failed} failed"
@@ -48,9 +53,13 @@ def memo_list(
 
 
 def memo_status_answer(
-    memo: Memo, counts: MemoCounts, retraction: Retraction | None, rcounts: RetractionCounts | None
+    memo: Memo,
+    counts: MemoCounts,
+    retraction: Retraction | None,
+    rcounts: RetractionCounts | None,
+    seconds_left: int = 0,
 ) -> tuple[str, list]:
-    text, blocks = memo_status(memo, counts)
+    text, blocks = memo_status(memo, counts, seconds_left)
     if retraction is not None and rcounts is not None:
         _, more = retraction_status(memo, retraction, rcounts)
         blocks = [*blocks, divider(), *more[1:]]

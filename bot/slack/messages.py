@@ -25,6 +25,22 @@ ACKNOWLEDGE = "acknowledge"
 SEEN = "seen"
 ACKNOWLEDGE_FROM_REMINDER = "acknowledge_from_reminder"
 SEEN_FROM_REMINDER = "seen_from_reminder"
+APPROVE = "approve_memo"
+REJECT = "reject_memo"
+UNDO = "undo_memo"
+
+STATE_WORDS = {
+    "awaiting approval": "Awaiting approval",
+    "scheduled": "Scheduled",
+    "held": "Held",
+    "sending": "Sending",
+    "sent": "Sent",
+    "retracting": "Retracting",
+    "retracted": "Retracted",
+    "rejected": "Rejected",
+    "undone": "Undone",
+    "cancelled": "Cancelled",
+}
 
 
 # ---------------------------------------------------------------- the memo as received
@@ -213,14 +229,87 @@ def escalation_message(
 # ---------------------------------------------------------------- live status for the issuer
 
 
-def memo_status(memo: Memo, counts: MemoCounts) -> tuple[str, list]:
+def audience_text(memo: Memo) -> str:
+    """Who a memo is for, as chosen in the compose form."""
+    parts = []
+    for audience in memo.audiences:
+        on = "" if audience.platform == "slack" else f" ({audience.platform.title()})"
+        if audience.everyone:
+            parts.append(f"everyone{on}")
+        if audience.people:
+            shown = (
+                " ".join(mention(p) for p in audience.people[:20])
+                if audience.platform == "slack"
+                else f"{len(audience.people)} people"
+            )
+            more = f" and {len(audience.people) - 20} more" if len(audience.people) > 20 else ""
+            parts.append(f"{shown}{more}{on}")
+        if audience.channels:
+            parts.append(" ".join(f"<#{c}>" for c in audience.channels[:20]) + on)
+        if audience.groups:
+            parts.append(f"{len(audience.groups)} group(s){on}")
+    return "; ".join(parts) or "nobody"
+
+
+def decision_line(memo: Memo) -> str | None:
+    """Who decided a memo's approval, and when ("Approved by Ana at 10:42 UTC")."""
+    if not memo.decision or memo.decided_at is None:
+        return None
+    line = (
+        f"{memo.decision.capitalize()} by {escape(memo.decided_by_name or '')}"
+        f" at {memo.decided_at:%H:%M} UTC"
+    )
+    if memo.decision_reason:
+        line += f": {escape(memo.decision_reason)}"
+    return line
+
+
+def _before_sending(memo: Memo, counts: MemoCounts, seconds_left: int) -> list[dict]:
+    """What the sender's status says while (or since) nothing could go out."""
+    blocks = []
+    if memo.state == "awaiting approval":
+        size = f"*{counts.recipients}* recipients" if memo.recipients_added else "its audience"
+        blocks.append(
+            section(
+                f":hourglass: Waiting for another member of comms staff to approve it ({size})."
+                " Nothing goes out before then."
+            )
+        )
+    if memo.state == "scheduled" and memo.send_at:
+        blocks.append(section(f":calendar: Scheduled to go out {when(memo.send_at)}."))
+    if memo.state == "held":
+        blocks.append(
+            section(
+                f":stopwatch: Goes out in *{seconds_left} s*. Undo now and nobody gets it.",
+                accessory=button("Undo", UNDO, str(memo.id), "danger"),
+            )
+        )
+    who = escape(memo.stopped_by_name or "")
+    at = f"{memo.stopped_at:%H:%M} UTC" if memo.stopped_at else ""
+    if memo.state == "rejected":
+        blocks.append(
+            section(
+                f":no_entry: *Rejected by {escape(memo.decided_by_name or who)} at {at}*:"
+                f" {escape(memo.decision_reason or '')}\nIt reached no one."
+            )
+        )
+    if memo.state == "undone":
+        blocks.append(
+            section(f":leftwards_arrow_with_hook: *Undone by {who} at {at}*: it reached no one.")
+        )
+    if memo.state == "cancelled":
+        blocks.append(
+            section(
+                f":x: *Retracted before its time by {who} at {at}*: it reached no one,"
+                " and nobody needed a notice."
+            )
+        )
+    return blocks
+
+
+def memo_status(memo: Memo, counts: MemoCounts, seconds_left: int = 0) -> tuple[str, list]:
     settled = counts.settled
-    state = {
-        "sending": "Sending",
-        "sent": "Sent",
-        "retracting": "Retracting",
-        "retracted": "Retracted",
-    }[memo.state]
+    state = STATE_WORDS[memo.state]
     fields = [
         f"*Recipients*\n{counts.recipients}",
         f"*Delivered*\n{counts.delivered}",
@@ -236,7 +325,16 @@ def memo_status(memo: Memo, counts: MemoCounts) -> tuple[str, list]:
         section(f"*{state}* · {progress_bar(settled, counts.recipients)}"),
         {"type": "section", "fields": [mrkdwn(f) for f in fields]},
     ]
-    if memo.state != "sending" and counts.recipients == 0:
+    early = _before_sending(memo, counts, seconds_left)
+    decided = decision_line(memo)
+    if decided and memo.state != "rejected":
+        early.append(context(f":white_check_mark: {decided}"))
+    blocks[2:2] = early
+    if (
+        memo.state not in ("sending", "awaiting approval", "scheduled", "held")
+        and not memo.never_sent
+        and counts.recipients == 0
+    ):
         blocks.insert(
             2,
             section(
@@ -282,6 +380,50 @@ def retraction_status(
         f"Retraction of {memo_label(memo.id)}: {counts.notified} notified, {counts.seen} seen,"
         f" {counts.outstanding} outstanding"
     )
+    return text, blocks
+
+
+# ---------------------------------------------------------------- approval requests
+
+
+def approval_request(memo: Memo, approval_id: int, recipients: int) -> tuple[str, list]:
+    """A member of comms staff is asked to approve a memo: the memo exactly as its
+    recipients will see it, its audience and size, and Approve / Reject (or, once decided,
+    who decided and when, with no buttons)."""
+    _, as_seen = memo_message(memo, 0)
+    shown = [b for b in as_seen if b.get("type") != "actions"]
+    if memo.ask_ack:
+        shown.append(context("_Recipients get an Acknowledge button here._"))
+    blocks = [
+        section(
+            f":eyes: *{mention(memo.sender_id)} asks you to approve {memo_label(memo.id)}"
+            f" before it goes out.*\n*Audience:* {audience_text(memo)}\n"
+            f"*Recipients:* {recipients}"
+            + (f"\n*Send at:* {when(memo.send_at)}" if memo.send_at else "")
+        ),
+        {"type": "divider"},
+        *shown,
+        {"type": "divider"},
+    ]
+    decided = decision_line(memo)
+    if decided:
+        blocks.append(section(f"*{decided}*"))
+    elif memo.state == "awaiting approval":
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "approval_actions",
+                "elements": [
+                    button("Approve", APPROVE, str(memo.id), "primary"),
+                    button("Reject", REJECT, str(memo.id), "danger"),
+                ],
+            }
+        )
+    else:
+        blocks.append(section(f"*{STATE_WORDS[memo.state]}*"))
+    text = f"Approve {memo_label(memo.id)}: {memo.title} ({recipients} recipients)?"
+    if decided:
+        text = f"{memo_label(memo.id)}: {decided}"
     return text, blocks
 
 

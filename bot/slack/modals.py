@@ -22,6 +22,9 @@ TITLE, MESSAGE, PEOPLE, CHANNELS, GROUPS, EVERYONE, ASK_ACK, DEADLINE = (
     "deadline",
 )
 MEMO, REASON, CORRECTIONS = "memo", "reason", "corrections"
+SEND_AT = "send_at"
+REJECT = "reject_memo_form"
+REJECT_REASON = "reject_reason"
 TEAMS_EVERYONE, TEAMS_GROUPS = "teams_everyone", "teams_groups"
 
 
@@ -126,6 +129,14 @@ def compose_modal(groups: list[dict], teams: list[dict] | None = None) -> dict:
             "label": plain("Acknowledge by"),
             "element": {"type": "datetimepicker", "action_id": DEADLINE},
         },
+        {
+            "type": "input",
+            "block_id": SEND_AT,
+            "optional": True,
+            "label": plain("Send at"),
+            "hint": plain("Leave empty to send now. Until then it can be retracted unseen."),
+            "element": {"type": "datetimepicker", "action_id": SEND_AT},
+        },
     ]
     if teams is not None:
         after = next(n for n, b in enumerate(blocks) if b["block_id"] == EVERYONE) + 1
@@ -178,7 +189,14 @@ def _teams_audience_inputs(teams: list[dict]) -> list[dict]:
 def retract_modal(memo: Memo | None, choices: list[Memo], reason: str = "") -> dict:
     """The "Retract memo" modal: for `memo` when known, else with a picker of `choices`."""
     blocks: list[dict] = []
-    if memo is not None:
+    if memo is not None and memo.before_sending:
+        blocks.append(
+            section(
+                f"*{memo_label(memo.id)}: {escape(memo.title)}*\nIt has not gone out yet"
+                f" ({memo.state}): retracting it now cancels it, and nobody is notified."
+            )
+        )
+    elif memo is not None:
         blocks.append(
             section(
                 f"*{memo_label(memo.id)}: {escape(memo.title)}*\nSent {when(memo.created_at)}"
@@ -243,4 +261,34 @@ def retract_modal(memo: Memo | None, choices: list[Memo], reason: str = "") -> d
         "submit": plain("Retract"),
         "close": plain("Cancel"),
         "blocks": blocks,
+    }
+
+
+def reject_modal(memo: Memo) -> dict:
+    """ "Reject memo": the reason its sender will read."""
+    return {
+        "type": "modal",
+        "callback_id": REJECT,
+        "private_metadata": str(memo.id),
+        "title": plain("Reject memo"),
+        "submit": plain("Reject"),
+        "close": plain("Cancel"),
+        "blocks": [
+            section(
+                f"*{memo_label(memo.id)}: {escape(memo.title)}*\nRejected, it reaches no one;"
+                " its sender is told why."
+            ),
+            {
+                "type": "input",
+                "block_id": REJECT_REASON,
+                "label": plain("Reason"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": REJECT_REASON,
+                    "multiline": True,
+                    "max_length": REASON_LIMIT,
+                    "placeholder": plain("Why should this memo not go out?"),
+                },
+            },
+        ],
     }

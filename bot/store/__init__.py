@@ -11,7 +11,8 @@ scheduler all run on their own threads).
 `Store` is one object made of a `Database` (database.py: connections, the write
 transaction, the audit append, migrations; the one place for what is SQLite's
 alone) and a mixin per aggregate, each with its own SQL: directory, memos,
-outbox, retractions, clicks, reminders, audit_log, events, and read-only
+outbox, safety (sending safely), retractions, clicks, reminders, audit_log,
+events, and read-only
 queries. The mixins reach the database, and each other, through `self`.
 """
 
@@ -27,6 +28,7 @@ from bot.store.outbox import KINDS, LABELS, OutboxMixin
 from bot.store.queries import QueriesMixin
 from bot.store.reminders import ACK_REMINDER, NEVER, RETRACTION_REMINDER, RemindersMixin
 from bot.store.retractions import RetractionsMixin
+from bot.store.safety import SendingSafelyMixin
 from bot.store.schema import MIGRATIONS
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
 class Store(
     DirectoryMixin,
     MemosMixin,
+    SendingSafelyMixin,
     OutboxMixin,
     RetractionsMixin,
     ClicksMixin,

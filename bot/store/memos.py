@@ -11,8 +11,11 @@ import sqlite_utils
 
 from bot.clock import from_text, to_text
 from bot.domain import (
+    BEFORE_SENDING,
+    CANCEL_REASONS,
     CANCELLED,
     FAILED,
+    MEMO_AWAITING_APPROVAL,
     MEMO_SENDING,
     MEMO_SENT,
     PENDING,
@@ -22,6 +25,7 @@ from bot.domain import (
     MemoCounts,
     Recipient,
     audiences_of,
+    first_state,
 )
 from bot.store.rows import _memo
 
@@ -40,12 +44,24 @@ class MemosMixin:
         ack_deadline: datetime | None,
         audience: Audience | Iterable[Audience],
         now: datetime,
+        send_at: datetime | None = None,
+        hold_seconds: float = 0.0,
+        approval_possible: bool = False,
     ) -> Memo:
+        """Store a new memo in the state `domain.first_state` gives it (sending, unless
+        approval, a send time or an undo window holds it back)."""
         audiences = [a.to_json() for a in audiences_of(audience)]
+        state, held_until = first_state(
+            approval_possible=approval_possible,
+            send_at=send_at,
+            hold_seconds=hold_seconds,
+            now=now,
+        )
         with self._write() as db:
             cursor = db.execute(
                 "INSERT INTO memos (title, body, sender_id, sender_platform, ask_ack, ack_deadline,"
-                " audience, state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " audience, state, created_at, send_at, hold_seconds, held_until)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     title,
                     body,
@@ -54,8 +70,11 @@ class MemosMixin:
                     int(ask_ack),
                     to_text(ack_deadline) if ack_deadline else None,
                     json.dumps(audiences),
-                    MEMO_SENDING,
+                    state,
                     to_text(now),
+                    to_text(send_at) if send_at else None,
+                    hold_seconds,
+                    to_text(held_until) if held_until else None,
                 ],
             )
             memo_id = cursor.lastrowid
@@ -71,8 +90,12 @@ class MemosMixin:
                     "ask_ack": ask_ack,
                     "ack_deadline": to_text(ack_deadline) if ack_deadline else None,
                     "audience": audiences,
+                    "send_at": to_text(send_at) if send_at else None,
+                    "undo_window_seconds": hold_seconds,
                 },
             )
+            if state != MEMO_SENDING:  # held back by a guard: say which
+                self._audit_state(db, now, memo_id, state, held_until, send_at, actor=sender_id)
         return self.memo(memo_id)
 
     def memo(self, memo_id: int) -> Memo | None:
@@ -112,8 +135,20 @@ class MemosMixin:
             rows = self._rows("SELECT * FROM memos ORDER BY id DESC LIMIT ?", [limit])
         return [_memo(row) for row in rows]
 
-    def add_recipients(self, memo_id: int, recipients: list[Recipient], now: datetime) -> int:
+    def add_recipients(
+        self,
+        memo_id: int,
+        recipients: list[Recipient],
+        now: datetime,
+        *,
+        approval_over: int | None = None,
+        approvers: list[tuple[str, str]] | None = None,
+    ) -> int:
         """Create one copy per recipient, in one transaction, exactly once per memo.
+
+        A memo awaiting approval learns here whether it needs it (`APPROVAL_OVER`): if so
+        its `approvers` ((platform, id), the sender left out) are queued an approval
+        request each in the same transaction; if not it goes on its way.
 
         A memo retracted before its audience was resolved gets cancelled copies;
         a recipient known to be unreachable gets a failed copy with the reason.
@@ -125,7 +160,10 @@ class MemosMixin:
             ).fetchone()
             if memo is None or memo[1] is not None:
                 return 0
-            open_state = PENDING if memo[0] == MEMO_SENDING else CANCELLED
+            # Copies of a memo not sending yet wait, unclaimed, until it is; a memo that
+            # will never send (retracted, rejected, undone) gets cancelled ones.
+            open_state = PENDING if memo[0] in (MEMO_SENDING, *BEFORE_SENDING) else CANCELLED
+            reason = CANCEL_REASONS.get(memo[0])
             rows = []
             for person in recipients:
                 state = FAILED if person.error else open_state
@@ -136,7 +174,7 @@ class MemosMixin:
                         person.id,
                         person.name,
                         state,
-                        person.error,
+                        person.error or (reason if state == CANCELLED else None),
                         stamp,
                         stamp if state == CANCELLED else None,
                     )
@@ -168,6 +206,10 @@ class MemosMixin:
                     "unreachable": sum(1 for p in recipients if p.error),
                 },
             )
+            if memo[0] == MEMO_AWAITING_APPROVAL:
+                self._approval_or_on_its_way(
+                    db, memo_id, len(rows), approval_over, approvers or [], now
+                )
             self._close_memo_if_done(db, memo_id, now)
         return len(rows)
 

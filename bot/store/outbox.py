@@ -1,6 +1,6 @@
 """The outbox: claiming what is due, giving it back, recovering what was in flight,
 and recording each send's outcome with what follows from it, for every kind of
-outbox item (copies, notices, edits, reminders, escalations)."""
+outbox item (copies, notices, edits, reminders, escalations, approval requests)."""
 
 from __future__ import annotations
 
@@ -325,4 +325,5 @@ _FOLLOWS = {
     "edits": _nothing,
     "reminders": _after_reminder,
     "escalations": _after_escalation,
+    "approvals": _nothing,  # the decision, not the request, moves the memo on
 }

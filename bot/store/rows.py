@@ -32,6 +32,18 @@ def _memo(row: dict) -> Memo:
         status_channel=row["status_channel"],
         status_ts=row["status_ts"],
         sent_at=from_text(row["sent_at"]),
+        send_at=from_text(row.get("send_at")),
+        held_until=from_text(row.get("held_until")),
+        hold_seconds=row.get("hold_seconds") or 0.0,
+        recipients_added=row.get("recipients_added_at") is not None,
+        decision=row.get("decision"),
+        decided_by=row.get("decided_by"),
+        decided_by_platform=row.get("decided_by_platform"),
+        decided_by_name=row.get("decided_by_name"),
+        decided_at=from_text(row.get("decided_at")),
+        decision_reason=row.get("decision_reason"),
+        stopped_by_name=row.get("stopped_by_name"),
+        stopped_at=from_text(row.get("stopped_at")),
     )
 
 

@@ -274,6 +274,43 @@ def _m009_audience_platforms(db: sqlite_utils.Database) -> None:
         db.execute("UPDATE memos SET audience = ? WHERE id = ?", [json.dumps(fixed), memo_id])
 
 
+def _m010_sending_safely(db: sqlite_utils.Database) -> None:
+    """Sending safely: a memo's send time, undo window and approval decision; approval
+    requests to comms staff as outbox items."""
+    for column, kind in (
+        ("send_at", str),
+        ("held_until", str),
+        ("hold_seconds", float),
+        ("decision", str),
+        ("decided_by", str),
+        ("decided_by_platform", str),
+        ("decided_by_name", str),
+        ("decided_at", str),
+        ("decision_reason", str),
+        ("stopped_by_name", str),
+        ("stopped_at", str),
+    ):
+        if column not in db["memos"].columns_dict:
+            db["memos"].add_column(column, kind)
+    db["memos"].create_index(["state", "send_at"], if_not_exists=True)
+    db["approvals"].create(
+        {
+            "id": int,
+            **_DELIVERY_COLUMNS,  # recipient_id: the member of comms staff asked
+            "created_at": str,
+            "cancelled_at": str,
+        },
+        pk="id",
+        foreign_keys=[("memo_id", "memos", "id")],
+        defaults={"attempts": 0, "in_doubt": 0},
+        if_not_exists=True,
+    )
+    db["approvals"].create_index(
+        ["memo_id", "platform", "recipient_id"], unique=True, if_not_exists=True
+    )
+    db["approvals"].create_index(["state", "platform", "id"], if_not_exists=True)
+
+
 MIGRATIONS = (
     ("001_initial", _m001_initial),
     ("002_reminders", _m002_reminders),
@@ -284,4 +321,5 @@ MIGRATIONS = (
     ("007_notice_indexes", _m007_notice_indexes),
     ("008_audit_checkpoints", _m008_audit_checkpoints),
     ("009_audience_platforms", _m009_audience_platforms),
+    ("010_sending_safely", _m010_sending_safely),
 )
