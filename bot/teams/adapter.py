@@ -32,6 +32,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.domain import (
     OUTCOMES,
+    Approval,
     Audience,
     Copy,
     Escalation,
@@ -301,6 +302,18 @@ class TeamsPlatform:
             escalation.recipient_id, card, f"Not confirmed: retraction of {memo.label}"
         )
 
+    def send_approval_request(self, memo: Memo, approval: Approval, recipients: int) -> Outcome:
+        card = cards.approval_card(memo, self._name_of(memo), recipients)
+        return self._send(approval.recipient_id, card, f"Approve {memo.label}: {memo.title}?")
+
+    def update_approval_request(self, memo: Memo, approval: Approval, recipients: int) -> Outcome:
+        card = cards.approval_card(memo, self._name_of(memo), recipients)
+        return self._update(approval.channel, approval.ts, card, f"{memo.label}: {memo.state}")
+
+    def _name_of(self, memo: Memo) -> str:
+        person = self.store.person(memo.sender_platform, memo.sender_id) or {}
+        return person.get("real_name") or person.get("name") or memo.sender_id
+
     def find_sent(self, kind: str, item_id: int, recipient_id: str, since: datetime) -> Outcome:
         """Teams cannot be asked: count it as delivered, and say it is unconfirmed."""
         reference = self.reference(recipient_id)
@@ -321,7 +334,8 @@ class TeamsPlatform:
                 report.memo, report.retraction, report.retraction_counts
             )
             return card, f"Retraction of {report.memo.label}"
-        return cards.memo_status_card(report.memo, report.counts), f"{report.memo.label} status"
+        card = cards.memo_status_card(report.memo, report.counts, report.seconds_left)
+        return card, f"{report.memo.label} status"
 
     @staticmethod
     def _retried(attempt, tries: int = 5) -> Outcome:

@@ -45,6 +45,7 @@ from bot.domain import (
 # Verbs of Action.Execute buttons (and of a card's refresh), and what a dialog submits.
 ACKNOWLEDGE, SEEN, REFRESH = "acknowledge", "seen", "refresh"
 COMPOSE, RETRACT = "compose", "retract"
+APPROVE, UNDO, REJECT = "approve", "undo", "reject"
 
 
 def when(instant: datetime | None) -> str:
@@ -255,10 +256,48 @@ def escalation_card(
 # ---------------------------------------------------------------- live status
 
 
-def memo_status_card(memo: Memo, counts: MemoCounts) -> AdaptiveCard:
+def decision_text(memo: Memo) -> str | None:
+    """Who decided a memo's approval, and when ("Approved by Ana at 10:42 UTC")."""
+    if not memo.decision or memo.decided_at is None:
+        return None
+    line = f"{memo.decision.capitalize()} by {memo.decided_by_name} at {memo.decided_at:%H:%M} UTC"
+    return line + (f": {memo.decision_reason}" if memo.decision_reason else "")
+
+
+def _before_sending(memo: Memo, counts: MemoCounts, seconds_left: int) -> list:
+    """What the sender's status card says while (or since) nothing could go out."""
+    who = memo.stopped_by_name or ""
+    at = f"{memo.stopped_at:%H:%M} UTC" if memo.stopped_at else ""
+    lines = {
+        "awaiting approval": "⏳ Waiting for another member of comms staff to approve it"
+        f" ({counts.recipients} recipients). Nothing goes out before then.",
+        "scheduled": f"📅 Scheduled to go out {when(memo.send_at)}.",
+        "held": f"⏱️ Goes out in **{seconds_left} s**. Undo now and nobody gets it.",
+        "rejected": f"⛔ **Rejected by {memo.decided_by_name} at {at}**:"
+        f" {memo.decision_reason or ''} It reached no one.",
+        "undone": f"↩️ **Undone by {who} at {at}**: it reached no one.",
+        "cancelled": f"❌ **Retracted before its time by {who} at {at}**: it reached no one,"
+        " and nobody needed a notice.",
+    }
+    shown = [_text(lines[memo.state])] if memo.state in lines else []
+    decided = decision_text(memo)
+    if decided and memo.state != "rejected":
+        shown.append(_text(f"✅ {decided}", is_subtle=True))
+    return shown
+
+
+def memo_status_card(memo: Memo, counts: MemoCounts, seconds_left: int = 0) -> AdaptiveCard:
     state = memo.state.capitalize()
+    actions = None
+    if memo.state in ("sending", "sent"):
+        actions = [_dialog_button("Retract memo", dialog=RETRACT, memo=memo.id)]
+    elif memo.state == "held":
+        actions = [ExecuteAction(title="Undo", verb=UNDO, data={"memo": memo.id})]
+    elif memo.state in ("scheduled", "awaiting approval"):
+        actions = [_dialog_button("Retract memo", dialog=RETRACT, memo=memo.id)]
     return _card(
         _text(f"{memo_label(memo.id)}: {memo.title}", size="Large", weight="Bolder"),
+        *_before_sending(memo, counts, seconds_left),
         _text(f"**{state}** · {progress_bar(counts.settled, counts.recipients)}"),
         _facts(
             ("Recipients", str(counts.recipients)),
@@ -271,9 +310,69 @@ def memo_status_card(memo: Memo, counts: MemoCounts) -> AdaptiveCard:
             ),
             ("Cancelled", str(counts.cancelled) if counts.cancelled else ""),
         ),
-        actions=[_dialog_button("Retract memo", dialog=RETRACT, memo=memo.id)]
-        if memo.state in ("sending", "sent")
+        actions=actions,
+    )
+
+
+def audience_text(memo: Memo) -> str:
+    parts = []
+    for audience in memo.audiences:
+        on = f" ({audience.platform.title()})"
+        if audience.everyone:
+            parts.append("everyone" + on)
+        if audience.people:
+            parts.append(f"{len(audience.people)} people" + on)
+        if audience.channels:
+            parts.append(f"{len(audience.channels)} channel(s)" + on)
+        if audience.groups:
+            parts.append(f"{len(audience.groups)} team(s) or group(s)" + on)
+    return "; ".join(parts) or "nobody"
+
+
+def approval_card(memo: Memo, sender_name: str, recipients: int) -> AdaptiveCard:
+    """A member of comms staff is asked to approve a memo: the memo exactly as recipients
+    will see it, its audience and size, Approve (Action.Execute) and Reject (a dialog for
+    the reason); once decided, who decided and when, with no buttons."""
+    as_seen = memo_card(memo, 0)
+    decided = decision_text(memo)
+    actions = None
+    if not decided and memo.state == "awaiting approval":
+        actions = [
+            _execute("Approve", APPROVE, memo=memo.id),
+            _dialog_button("Reject", dialog=REJECT, memo=memo.id),
+        ]
+    ending = _text(f"**{decided}**" if decided else f"**{memo.state.capitalize()}**")
+    return _card(
+        _text(f"👀 {sender_name} asks you to approve {memo_label(memo.id)} before it goes out."),
+        _facts(
+            ("Audience", audience_text(memo)),
+            ("Recipients", str(recipients)),
+            ("Send at", when(memo.send_at)),
+        ),
+        *as_seen.body,
+        _text("Recipients get an Acknowledge button here.", is_subtle=True)
+        if memo.ask_ack
         else None,
+        ending if decided or memo.state != "awaiting approval" else None,
+        actions=actions,
+    )
+
+
+def reject_dialog(memo: Memo, errors: dict[str, str] | None = None) -> AdaptiveCard:
+    """ "Reject memo": the reason its sender will read."""
+    errors = errors or {}
+    return _card(
+        _text("Reject memo", size="Large", weight="Bolder"),
+        _text(f"{memo_label(memo.id)}: {memo.title}. Rejected, it reaches no one."),
+        TextInput(
+            id="reason",
+            label="Reason",
+            is_multiline=True,
+            max_length=REASON_LIMIT,
+            is_required=True,
+        ),
+        _text(f"⚠️ {errors['reason']}", color="Attention") if "reason" in errors else None,
+        actions=[SubmitAction(title="Reject", data=SubmitActionData(dialog=REJECT, memo=memo.id))],
     )
 
 
@@ -400,6 +499,11 @@ def compose_dialog(
         ),
         error("deadline_time"),
         error("deadline"),
+        DateInput(id="send_at_date", label="Send at", value=values.get("send_at_date")),
+        error("send_at_date"),
+        TimeInput(id="send_at_time", label="Send at (time)", value=values.get("send_at_time")),
+        error("send_at_time"),
+        error("send_at"),
     ]
     return _card(*body, actions=[SubmitAction(title="Send", data=SubmitActionData(dialog=COMPOSE))])
 

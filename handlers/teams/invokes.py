@@ -108,6 +108,22 @@ class Invokes:
                 (notice, cards.notice_card(memo, retraction, notice_id, click.at)),
             )
             return _card(card)
+        if verb in (cards.APPROVE, cards.UNDO):
+            memo_id = an_id(data.get("memo")) or 0
+            if verb == cards.APPROVE:
+                done = core.approve(memo_id, TEAMS, person)
+            else:
+                done = core.undo(memo_id, TEAMS, person)
+            if isinstance(done, Refusal):
+                return _message(done.message)
+            recipients = core.answers.status(memo_id).counts.recipients
+            if verb == cards.APPROVE:
+                return _card(
+                    cards.approval_card(
+                        done, core.display_name(done.sender_platform, done.sender_id), recipients
+                    )
+                )
+            return _card(cards.memo_status_card(done, core.answers.status(memo_id).counts))
         return _message("That button is not something Errata knows.")
 
     def _user_id(self, person: str) -> str | None:
@@ -170,6 +186,11 @@ class Invokes:
         if not core.may_send(TEAMS, person):
             core.deny(TEAMS, person, "open dialog", dialog=data.get("dialog"))
             return _close("Only comms staff can send or retract memos.")
+        if data.get("dialog") == cards.REJECT:
+            found = core.may_decide(an_id(data.get("memo")) or 0, TEAMS, person)
+            if isinstance(found, Refusal):
+                return _close(found.message)
+            return _dialog("Reject memo", cards.reject_dialog(found))
         if data.get("dialog") == cards.RETRACT:
             memo_id = an_id(data.get("memo"))
             if memo_id:
@@ -203,7 +224,25 @@ class Invokes:
             return _close("Only comms staff can send or retract memos.")
         if data.get("dialog") == cards.RETRACT:
             return self._submit_retraction(person, data)
+        if data.get("dialog") == cards.REJECT:
+            return self._submit_rejection(person, data)
         return self._submit_memo(person, data)
+
+    def _submit_rejection(self, person: str, data: dict) -> dict:
+        """The Reject dialog: the first decision wins; a refusal closes the dialog."""
+        core = self.core
+        memo_id = an_id(data.get("memo")) or 0
+        reason = data.get("reason") if isinstance(data.get("reason"), str) else ""
+        if not reason.strip():
+            found = core.may_decide(memo_id, TEAMS, person)
+            if isinstance(found, Refusal):
+                return _close(found.message)
+            errors = {"reason": "Say why the memo is rejected; its sender will read this."}
+            return _dialog("Reject memo", cards.reject_dialog(found, errors))
+        decided = core.reject(memo_id, TEAMS, person, reason[:4000])
+        if isinstance(decided, Refusal):
+            return _close(decided.message)
+        return _close(f"{decided.label} is rejected; it reaches no one and its sender is told.")
 
     def _submit_memo(self, person: str, data: dict) -> dict:
         core = self.core
@@ -230,10 +269,21 @@ class Invokes:
             data.get("deadline_time"),
             core.answers.time_zone(TEAMS, person),
         )
+        send_at, send_at_errors = _deadline(
+            data.get("send_at_date"),
+            data.get("send_at_time"),
+            core.answers.time_zone(TEAMS, person),
+        )
         errors = compose_errors(
-            title=title, body=body, audience=audiences, ack_deadline=deadline, now=core.clock.now()
+            title=title,
+            body=body,
+            audience=audiences,
+            ack_deadline=deadline,
+            now=core.clock.now(),
+            send_at=send_at,
         )
         errors.update(deadline_errors)
+        errors.update({k.replace("deadline", "send_at"): v for k, v in send_at_errors.items()})
         if errors:
             return _dialog(
                 "New memo",
@@ -247,7 +297,12 @@ class Invokes:
             audience=tuple(a for a in audiences if not a.empty),
             ask_ack=true(data.get("ask_ack")),
             ack_deadline=deadline,
+            send_at=send_at,
         )
+        if memo.state == "scheduled":
+            return _close(
+                f"{memo.label} is scheduled. I'll keep its status up to date in this chat."
+            )
         return _close(f"{memo.label} is on its way. I'll keep its status up to date in this chat.")
 
     def _submit_retraction(self, person: str, data: dict) -> dict:
