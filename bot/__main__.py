@@ -1,4 +1,4 @@
-"""Command line: `python -m bot` runs the bot; `demo`, `report`, `audit`, `backup` too.
+"""Command line: `python -m bot` runs the bot; `demo`, `report`, `audit`, `backup`, `limits` too.
 
 This is the only place that reads `.env`.
 """
@@ -46,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--output", metavar="FILE", help="write here instead of stdout")
     backup = commands.add_parser("backup", help="a consistent copy of the live database")
     backup.add_argument("path", help="where to write the copy")
+    commands.add_parser(
+        "limits",
+        help="the rate each paced method learned (from DATABASE_PATH), and where it starts now",
+    )
     return parser
 
 
@@ -220,6 +224,53 @@ def _backup(args) -> int:
     return 0
 
 
+# What each learned rate is the limit of: its key in the store, its setting, and the
+# setting's unit as a multiple of a minute's rate.
+_PACED = (
+    ("slack chat.postMessage", "SLACK_POST_PER_MINUTE", 1),
+    ("slack chat.update", "SLACK_UPDATE_PER_MINUTE", 1),
+    ("teams requests (per tenant)", "TEAMS_REQUESTS_PER_SECOND", 60),
+    ("teams requests (per chat)", "TEAMS_CONVERSATION_REQUESTS_PER_SECOND", 60),
+)
+
+
+def _limits(args) -> int:
+    from bot.clock import Clock
+    from bot.pacing import starting_rate
+
+    store = _store()
+    if store is None:
+        return 1
+    learned = store.learned_rates()
+    now = Clock().now()
+    try:
+        learning = _env_setting("LEARN_RATES")
+    except SettingError as exc:
+        print(f"errata: {exc}", file=sys.stderr)
+        return 2
+    print(f"{'method':<30} {'setting':>10} {'learned':>10} {'starts at':>10}  learned at (UTC)")
+    for key, name, unit in _PACED:
+        try:
+            setting = float(_env_setting(name)) * unit
+        except SettingError as exc:
+            print(f"errata: {exc}", file=sys.stderr)
+            return 2
+        rate, at = learned.get(key, (None, None))
+        start = starting_rate(setting, rate, (now - at).total_seconds()) if at else setting
+        if not learning:
+            start = setting
+        print(
+            f"{key:<30} {setting:>10.1f} {(f'{rate:.1f}' if rate else '-'):>10}"
+            f" {start:>10.1f}  {at.strftime('%Y-%m-%d %H:%M:%S') if at else 'never'}"
+        )
+    print(
+        "Rates are calls a minute. A learned rate is forgotten slowly: half its distance to the"
+        " setting per day."
+        + ("" if learning else " LEARN_RATES is false: the settings are caps.")
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     command = args.command or "run"
@@ -228,8 +279,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_demo(people=args.people, seed=args.seed)
     load_dotenv(override=False)
-    if command in ("report", "audit", "backup"):
-        return {"report": _report, "audit": _audit, "backup": _backup}[command](args)
+    if command in ("report", "audit", "backup", "limits"):
+        commands = {"report": _report, "audit": _audit, "backup": _backup, "limits": _limits}
+        return commands[command](args)
     try:
         settings = load_settings(os.environ)
     except SettingError as exc:

@@ -82,6 +82,7 @@ class Bot:
                 clock=self.clock,
                 post_per_minute=settings.slack_post_per_minute,
                 update_per_minute=settings.slack_update_per_minute,
+                learn_rates=settings.learn_rates,
                 show_retracted_body=settings.show_retracted_body,
                 max_reminders=settings.max_reminders,
             )

@@ -298,14 +298,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "SLACK_POST_PER_MINUTE",
         "300",
-        "chat.postMessage budget (Slack: several hundred a minute per workspace); 429s are honoured either way",
+        "chat.postMessage starting rate a minute (Slack: several hundred a minute per workspace); the bot learns the real limit from there and keeps it",
         _positive_int,
     ),
     Setting(
         "SLACK_UPDATE_PER_MINUTE",
         "50",
-        "chat.update budget (Slack Tier 3: 50+ a minute)",
+        "chat.update starting rate a minute (Slack Tier 3: 50+ a minute); the bot learns the real limit from there and keeps it",
         _positive_int,
+    ),
+    Setting(
+        "LEARN_RATES",
+        "true",
+        "Learn each paced method's real limit (raise the rate while accepted, settle under it on a 429); false: the rates above are caps",
+        _bool,
     ),
     Setting(
         "SEND_CONCURRENCY",
@@ -393,13 +399,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "TEAMS_REQUESTS_PER_SECOND",
         "45",
-        "Microsoft Teams: requests a second to the Bot Connector (Teams allows about 50 per app per tenant)",
+        "Microsoft Teams: starting rate of requests a second to the Bot Connector (Teams allows about 50 per app per tenant); learned from there",
         _positive_float,
     ),
     Setting(
         "TEAMS_CONVERSATION_REQUESTS_PER_SECOND",
         "0.5",
-        "Microsoft Teams: requests a second into one chat, sustained (Teams allows bursts of 7 but 1,800 an hour)",
+        "Microsoft Teams: starting rate of requests a second into one chat, sustained (Teams allows bursts of 7 but 1,800 an hour); learned from there",
         _positive_float,
     ),
 )
@@ -426,6 +432,7 @@ class Settings:
     undo_window: timedelta
     slack_post_per_minute: int
     slack_update_per_minute: int
+    learn_rates: bool
     send_concurrency: int
     status_update_every: timedelta
     directory_refresh_every: timedelta

@@ -28,11 +28,14 @@ half-life (a day by default), so a restart and the next memo start from it.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
 
 MARGIN = 0.97  # settle this far under the rate the platform was accepting
 MAX_DROP = 0.5  # one 429 lowers the rate at most to this share
@@ -205,6 +208,12 @@ class Budget:
                     return True
             # A 429 arrived while we slept: take a new slot after the hold.
 
+    def recent_calls(self, seconds: float) -> int:
+        """Calls accepted in the last `seconds` (a learning budget only)."""
+        with self._lock:
+            since = self._monotonic() - seconds
+            return sum(1 for t in self._accepted if t > since)
+
     def accepted(self) -> None:
         """The platform accepted (answered without a 429) this thread's last call."""
         if self._pace is None:
@@ -249,3 +258,42 @@ class Budget:
                 self._hold_until = until
                 self.holds += 1
             self._tat = max(self._tat, self._hold_until)
+
+
+def learning_budget(
+    store, clock, key: str, setting: float, *, burst: int = 1, learn: bool = True
+) -> Budget:
+    """The budget of one paced method (`key`, e.g. "slack chat.postMessage"): starting
+    from what the store learned before (forgotten with age), or from `setting`; what
+    it learns goes back to the store. With `learn` False: the setting, as a cap."""
+    if not learn or not setting:
+        return Budget(setting, burst=burst)
+    learned, at = store.learned_rates().get(key) or (None, None)
+    age = (clock.now() - at).total_seconds() if at else 0.0
+    start = starting_rate(setting, learned, age)
+
+    def remember(per_minute: float) -> None:
+        try:
+            store.remember_rate(key, per_minute, clock.now())
+        except Exception:  # a busy database must never stop a send; the next report retries
+            log.warning("could not keep the learned rate of %s", key, exc_info=True)
+
+    return Budget(
+        start,
+        burst=burst,
+        learn=True,
+        setting=setting,
+        probing=learned is not None,
+        on_learn=remember,
+    )
+
+
+def time_to_finish(seconds: float, per_minute: float) -> str:
+    """The status message's estimate, in words: "About 4 min to go at 612 a minute"."""
+    if seconds < 60:
+        left = "Less than a minute"
+    elif seconds < 3600:
+        left = f"About {round(seconds / 60)} min"
+    else:
+        left = f"About {seconds / 3600:.1f} h"
+    return f"{left} to go at {per_minute:,.0f} a minute (the rate learned so far)"

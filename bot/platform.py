@@ -38,6 +38,8 @@ class StatusReport:
     counts: MemoCounts
     retraction: Retraction | None = None
     retraction_counts: RetractionCounts | None = None
+    # Seconds to finish at the learned rates, and the rate (a minute) that sets it.
+    finish_in: tuple[float, float] | None = None
     seconds_left: int = 0  # of a held memo's undo window (the countdown beside Undo)
 
 

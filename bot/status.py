@@ -24,6 +24,26 @@ RECENT_AT_START = 20
 EDITING_SLOWDOWN = 4
 
 
+def finish_estimate(platform, report: StatusReport, kind: str) -> tuple[float, float] | None:
+    """Seconds until what is still to send is sent at the rates the platform's budgets
+    have learned, and the rate (a minute) of the stream that takes longest; None when
+    nothing is left, or a stream is unpaced (or the platform has no budgets)."""
+    if not hasattr(platform, "budget"):
+        return None
+    post = platform.budget("post").per_minute
+    if kind == "memo":
+        left = report.counts.pending if report.memo.state == "sending" else 0
+        return (left / post * 60.0, post) if left and post else None
+    counts = report.retraction_counts
+    if counts is None:
+        return None
+    edit = platform.budget("edit").per_minute
+    edits = counts.edits_total - counts.edits_done - counts.edits_failed
+    streams = [(counts.pending, post), (edits, edit)]
+    times = [(left / rate * 60.0, rate) for left, rate in streams if left > 0 and rate]
+    return max(times) if times else None
+
+
 class StatusBoard:
     def __init__(self, store: Store, platforms: dict[str, Platform], clock: Clock, every: float):
         self.store = store
@@ -129,6 +149,7 @@ class StatusBoard:
 
     def _show(self, platform, user_id, report: StatusReport, kind: str, channel, ts) -> bool:
         memo = report.memo
+        report.finish_in = finish_estimate(platform, report, kind)
         fingerprint = (
             memo.state,
             repr(report.counts),

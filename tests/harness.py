@@ -63,6 +63,9 @@ def settings_for(slack: StandInSlack, db: Path, *, scale: float = SCALE, **overr
         "SLACK_UPDATE_PER_MINUTE": str(int(50 * scale)),
         "STATUS_UPDATE_EVERY": "0.5s",
         "LOG_LEVEL": "WARNING",
+        # The stories pace at the stand-in's own limits, as a cap: a learning budget
+        # probes above them, and a 429's retry never comes due on a clock held still.
+        "LEARN_RATES": "false",
     }
     env.update({k: str(v) for k, v in overrides.items()})
     return load_settings(env)
@@ -151,6 +154,7 @@ def start_teams_bot(teams, db: Path, *, slack=None, clock=None, **overrides) -> 
         "DATABASE_PATH": str(db),
         "STATUS_UPDATE_EVERY": "0.5s",
         "LOG_LEVEL": "WARNING",
+        "LEARN_RATES": "false",  # as in settings_for
         **teams_settings(teams),
     }
     if slack is not None:

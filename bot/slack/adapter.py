@@ -38,7 +38,7 @@ from bot.domain import (
     Unknown,
     backoff,
 )
-from bot.pacing import Budget
+from bot.pacing import Budget, learning_budget
 from bot.platform import StatusReport
 from bot.slack import SLACK, messages
 from bot.slack.directory import SlackDirectory
@@ -83,6 +83,7 @@ class SlackPlatform(SlackDirectory):
         clock: Clock,
         post_per_minute: float,
         update_per_minute: float,
+        learn_rates: bool = True,
         show_retracted_body: bool = False,
         max_reminders: int = 3,
         timeout: int = 10,
@@ -93,8 +94,13 @@ class SlackPlatform(SlackDirectory):
         self.clock = clock
         self.show_retracted_body = show_retracted_body
         # No burst of our own: Slack's burst allowance is unpublished, so pace at the rate.
-        self.post = Budget(post_per_minute)
-        self.update = Budget(update_per_minute)
+        # The settings are where the rates start; each learns its method's real limit.
+        self.post = learning_budget(
+            store, clock, f"{SLACK} chat.postMessage", post_per_minute, learn=learn_rates
+        )
+        self.update = learning_budget(
+            store, clock, f"{SLACK} chat.update", update_per_minute, learn=learn_rates
+        )
         self.tier2 = Budget(None)
         self.tier3 = Budget(None)
         self.tier4 = Budget(None)
@@ -115,6 +121,7 @@ class SlackPlatform(SlackDirectory):
                 response = self.client.api_call(method, json=args)
             else:
                 response = self.client.api_call(method, params=_form(args))
+            budget.accepted()
             return response.data
         except SlackApiError as exc:
             return self._outcome_of_error(budget, exc)
@@ -141,8 +148,9 @@ class SlackPlatform(SlackDirectory):
             error = f"http_{status}"
         if status == 429:
             after = _retry_after(response.headers)
-            budget.hold(after)
+            budget.limited(after)  # everyone holds; a learning budget settles under the limit
             return Retry(after, "ratelimited", rate_limited=True)
+        budget.accepted()  # refused for its own reasons, but within the rate
         if status >= 500 or error in TRANSIENT_ERRORS:
             return Retry(0, error if error != f"http_{status}" else f"http_{status}")
         return Failed(error)
@@ -385,6 +393,13 @@ class SlackPlatform(SlackDirectory):
 
     @staticmethod
     def _status_blocks(report: StatusReport, kind: str) -> tuple[str, list]:
+        text, body = SlackPlatform._status_view(report, kind)
+        if report.finish_in is not None:
+            body = [*body, messages.finish_estimate(*report.finish_in)]
+        return text, body
+
+    @staticmethod
+    def _status_view(report: StatusReport, kind: str) -> tuple[str, list]:
         if kind == "retraction":
             return messages.retraction_status(
                 report.memo, report.retraction, report.retraction_counts

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.domain import Memo, MemoCounts, Retraction, RetractionCounts, memo_label, progress_bar
+from bot.pacing import time_to_finish
 from bot.slack.blocks import (
     button,
     clip,
@@ -425,6 +426,11 @@ def approval_request(memo: Memo, approval_id: int, recipients: int) -> tuple[str
     if decided:
         text = f"{memo_label(memo.id)}: {decided}"
     return text, blocks
+
+
+def finish_estimate(seconds: float, per_minute: float) -> dict:
+    """The time to finish at the learned rate, under a status message."""
+    return context(f":stopwatch: {time_to_finish(seconds, per_minute)}")
 
 
 # ---------------------------------------------------------------- audit checkpoints

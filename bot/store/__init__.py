@@ -25,6 +25,7 @@ from bot.store.directory import DirectoryMixin
 from bot.store.events import EventsMixin
 from bot.store.memos import MemosMixin
 from bot.store.outbox import KINDS, LABELS, OutboxMixin
+from bot.store.pacing import PacingMixin
 from bot.store.queries import QueriesMixin
 from bot.store.reminders import ACK_REMINDER, NEVER, RETRACTION_REMINDER, RemindersMixin
 from bot.store.retractions import RetractionsMixin
@@ -54,6 +55,7 @@ class Store(
     RemindersMixin,
     AuditLogMixin,
     EventsMixin,
+    PacingMixin,
     QueriesMixin,
     Database,
 ):

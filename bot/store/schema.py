@@ -311,6 +311,16 @@ def _m010_sending_safely(db: sqlite_utils.Database) -> None:
     db["approvals"].create_index(["state", "platform", "id"], if_not_exists=True)
 
 
+def _m011_learned_rates(db: sqlite_utils.Database) -> None:
+    """The rate each paced method was last found to sustain (bot.pacing), and when."""
+    db["learned_rates"].create(
+        {"key": str, "per_minute": float, "learned_at": str},
+        pk="key",
+        not_null={"per_minute", "learned_at"},
+        if_not_exists=True,
+    )
+
+
 MIGRATIONS = (
     ("001_initial", _m001_initial),
     ("002_reminders", _m002_reminders),
@@ -321,5 +331,6 @@ MIGRATIONS = (
     ("007_notice_indexes", _m007_notice_indexes),
     ("008_audit_checkpoints", _m008_audit_checkpoints),
     ("009_audience_platforms", _m009_audience_platforms),
+    ("011_learned_rates", _m011_learned_rates),
     ("010_sending_safely", _m010_sending_safely),
 )

@@ -50,7 +50,7 @@ from bot.domain import (
     backoff,
     merge_recipients,
 )
-from bot.pacing import Budget
+from bot.pacing import Budget, learning_budget
 from bot.platform import StatusReport
 from bot.store import Store
 from bot.teams import cards
@@ -63,6 +63,8 @@ TEAMS = "teams"
 # Retried as Teams asks (rate-limit doc): 429 with Retry-After, 412, 502, 503, 504.
 RETRIED_STATUSES = frozenset({408, 412, 429, 500, 502, 503, 504})
 CHAT_BURST = 7
+TENANT_KEY = "teams requests (per tenant)"
+CHAT_KEY = "teams requests (per chat)"
 UNCONFIRMED = "unconfirmed: Teams gave no answer and a bot cannot read the chat back"
 
 
@@ -76,8 +78,20 @@ class TeamsPlatform:
         self.timeout = timeout
         self.app_id = settings.teams_app_id
         self.tenant_id = settings.teams_tenant_id
-        self.tenant = Budget(settings.teams_requests_per_second * 60)
+        # The settings are where the rates start; each learns Teams' real limit (bot.pacing).
+        self.tenant = learning_budget(
+            store,
+            clock,
+            TENANT_KEY,
+            settings.teams_requests_per_second * 60,
+            learn=settings.learn_rates,
+        )
         self._conversation_rate = settings.teams_conversation_requests_per_second * 60
+        # Chats learn one by one, each starting from the rate the last one settled on.
+        start = learning_budget(
+            store, clock, CHAT_KEY, self._conversation_rate, learn=settings.learn_rates
+        )
+        self._chat_learn, self._chat_rate = start.learning, start.per_minute
         self._conversations: OrderedDict[str, Budget] = OrderedDict()
         self._lock = threading.Lock()
         self._clients: dict[str, ApiClient] = {}
@@ -129,13 +143,33 @@ class TeamsPlatform:
             budget = self._conversations.get(conversation_id)
             if budget is None:
                 # Teams' per-chat windows (7 in 1 s ... 1,800 an hour): a burst of 7, then the hourly pace.
-                budget = Budget(self._conversation_rate, burst=CHAT_BURST)
+                budget = self._chat_budget()
                 self._conversations[conversation_id] = budget
                 if len(self._conversations) > 2000:
                     self._conversations.popitem(last=False)
             else:
                 self._conversations.move_to_end(conversation_id)
             return budget
+
+    def _chat_budget(self) -> Budget:
+        if not self._chat_learn:
+            return Budget(self._conversation_rate, burst=CHAT_BURST)
+
+        def settled(per_minute: float) -> None:
+            self._chat_rate = per_minute  # where the next new chat starts
+            try:
+                self.store.remember_rate(CHAT_KEY, per_minute, self.clock.now())
+            except Exception:
+                log.warning("could not keep the learned rate of Teams chats", exc_info=True)
+
+        return Budget(
+            self._chat_rate,
+            burst=CHAT_BURST,
+            learn=True,
+            setting=self._conversation_rate,
+            probing=True,
+            on_learn=settled,
+        )
 
     def budget(self, stream: str) -> Budget:
         """Teams paces sends and updates alike, per app per tenant (each chat has its own
@@ -149,7 +183,7 @@ class TeamsPlatform:
         if budget is not None:
             budget.acquire()
         try:
-            return self._run(asyncio.wait_for(make(), self.timeout))
+            result = self._run(asyncio.wait_for(make(), self.timeout))
         except httpx.HTTPStatusError as exc:
             return self._outcome_of_status(exc.response, budget)
         except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -161,6 +195,13 @@ class TeamsPlatform:
             return Unknown("timeout", 2 * self.timeout)
         except (httpx.TransportError, httpx.RemoteProtocolError) as exc:
             return Unknown(f"connection lost ({type(exc).__name__})", 1.0)
+        self._accepted(budget)
+        return result
+
+    def _accepted(self, budget: Budget | None) -> None:
+        self.tenant.accepted()
+        if budget is not None:
+            budget.accepted()
 
     def _outcome_of_status(self, response: httpx.Response, budget: Budget | None) -> Outcome:
         status = response.status_code
@@ -169,11 +210,19 @@ class TeamsPlatform:
             after = _retry_after(response)
             if status == 429:
                 # Without Retry-After Teams asks for backoff with jitter: the outbox's backoff.
-                self.tenant.hold(after or 1.0)
-                if budget is not None and after:
-                    budget.hold(after)
+                # Teams does not say which limit it was: a chat that has just taken a burst
+                # of calls learns from it, otherwise the tenant's rate does.
+                if budget is not None and budget.recent_calls(2.0) >= CHAT_BURST // 2:
+                    self.tenant.hold(after or 1.0)
+                    budget.limited(after or 1.0)
+                else:
+                    self.tenant.limited(after or 1.0)
+                    if budget is not None and after:
+                        budget.hold(after)
                 return Retry(after or 0, code or "Throttled", rate_limited=after is not None)
+            self._accepted(budget)
             return Retry(after or 0, code or f"http_{status}")
+        self._accepted(budget)
         return Failed(code or f"http_{status}")
 
     # ------------------------------------------------------------ people and chats
@@ -329,6 +378,13 @@ class TeamsPlatform:
 
     @staticmethod
     def _status(report: StatusReport, kind: str) -> tuple[AdaptiveCard, str]:
+        card, text = TeamsPlatform._status_view(report, kind)
+        if report.finish_in is not None:
+            card.body = [*card.body, cards.finish_estimate(*report.finish_in)]
+        return card, text
+
+    @staticmethod
+    def _status_view(report: StatusReport, kind: str) -> tuple[AdaptiveCard, str]:
         if kind == "retraction":
             card = cards.retraction_status_card(
                 report.memo, report.retraction, report.retraction_counts

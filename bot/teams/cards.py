@@ -41,6 +41,7 @@ from bot.domain import (
     memo_label,
     progress_bar,
 )
+from bot.pacing import time_to_finish
 
 # Verbs of Action.Execute buttons (and of a card's refresh), and what a dialog submits.
 ACKNOWLEDGE, SEEN, REFRESH = "acknowledge", "seen", "refresh"
@@ -395,6 +396,11 @@ def retraction_status_card(
         ),
         _text(f"Reason: {retraction.reason}", is_subtle=True),
     )
+
+
+def finish_estimate(seconds: float, per_minute: float) -> TextBlock:
+    """The time to finish at the learned rate, under a status card."""
+    return _text(time_to_finish(seconds, per_minute), is_subtle=True)
 
 
 # ---------------------------------------------------------------- dialogs and answers

@@ -109,3 +109,50 @@ def test_a_fixed_budget_does_not_learn():
     budget.limited(1.0)
     budget.accepted()
     assert budget.per_minute == 600 and not budget.learning
+
+
+def test_the_store_keeps_what_was_learned(store):
+    from datetime import UTC, datetime
+
+    at = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+    store.remember_rate("slack chat.postMessage", 600.0, at)
+    store.remember_rate("slack chat.postMessage", 582.5, at)
+    assert store.learned_rates() == {"slack chat.postMessage": (582.5, at)}
+
+
+def test_a_budget_starts_from_what_was_learned_and_forgets_it_with_age(store):
+    from datetime import UTC, datetime, timedelta
+
+    class Now:
+        def now(self):
+            return datetime(2026, 1, 6, 9, 30, tzinfo=UTC)
+
+    learned_at = Now().now() - timedelta(seconds=pacing.HALF_LIFE)
+    store.remember_rate("slack chat.update", 150.0, learned_at)
+    budget = pacing.learning_budget(store, Now(), "slack chat.update", 50)
+    assert budget.per_minute == pytest.approx(100.0) and budget.learning
+    fixed = pacing.learning_budget(store, Now(), "slack chat.update", 50, learn=False)
+    assert fixed.per_minute == 50 and not fixed.learning
+
+
+def test_the_status_estimate_uses_the_learned_rates():
+    from bot.domain import MemoCounts, RetractionCounts
+    from bot.platform import StatusReport
+    from bot.status import finish_estimate
+
+    class Platform:
+        budgets = {"post": Budget(600), "edit": Budget(60)}
+
+        def budget(self, stream):
+            return self.budgets[stream]
+
+    class Memo:
+        state = "sending"
+
+    report = StatusReport(Memo(), MemoCounts(recipients=1000, pending=900))
+    assert finish_estimate(Platform(), report, "memo") == (90.0, 600)
+    report.retraction_counts = RetractionCounts(pending=600, edits_total=1000, edits_done=940)
+    assert finish_estimate(Platform(), report, "retraction") == (60.0, 600)
+    assert pacing.time_to_finish(90.0, 600) == (
+        "About 2 min to go at 600 a minute (the rate learned so far)"
+    )
