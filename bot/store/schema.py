@@ -331,6 +331,6 @@ MIGRATIONS = (
     ("007_notice_indexes", _m007_notice_indexes),
     ("008_audit_checkpoints", _m008_audit_checkpoints),
     ("009_audience_platforms", _m009_audience_platforms),
-    ("011_learned_rates", _m011_learned_rates),
     ("010_sending_safely", _m010_sending_safely),
+    ("011_learned_rates", _m011_learned_rates),
 )
