@@ -54,16 +54,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _database_path() -> str:
-    return os.environ.get("DATABASE_PATH") or "errata.db"
+    """The PostgreSQL URL when DATABASE_URL is set, else the SQLite file."""
+    return (
+        (os.environ.get("DATABASE_URL") or "").strip()
+        or os.environ.get("DATABASE_PATH")
+        or "errata.db"
+    )
 
 
 def _store(audit_key: bytes | None = None):
     """The database for a CLI command; it only reads, so it never keys the audit chain."""
     from bot.store import Store
+    from bot.store.database import postgres_url
 
     path = _database_path()
-    if not Path(path).exists():
-        print(f"errata: no database at {path} (set DATABASE_PATH)", file=sys.stderr)
+    if not postgres_url(path) and not Path(path).exists():
+        print(f"errata: no database at {path} (set DATABASE_PATH or DATABASE_URL)", file=sys.stderr)
         return None
     store = Store(path, audit_key=audit_key)
     store.migrate(key_audit_chain=False)
@@ -215,6 +221,9 @@ def _backup(args) -> int:
     store = _store()
     if store is None:
         return 1
+    if store.shared:
+        print("errata: the store is on PostgreSQL (DATABASE_URL): back it up with pg_dump")
+        return 2
     store.backup(args.path)
     print(f"backed up {store.path} to {args.path}")
     print(

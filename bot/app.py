@@ -67,7 +67,7 @@ class Bot:
         self.clock = clock or Clock()
         # The audit key is loaded once, from outside the database (raises AuditKeyError).
         audit_key = audit.load_key(settings.audit_key, settings.database_path)
-        self.store = Store(settings.database_path, audit_key=audit_key)
+        self.store = Store(settings.database, audit_key=audit_key)
         self.store.migrate()
         platforms = {}
         self.slack = None

@@ -133,6 +133,19 @@ def _undo_window(value: str) -> timedelta:
     return window
 
 
+def _database_url(value: str) -> str:
+    if value and not value.startswith(("postgresql://", "postgres://")):
+        raise ValueError("must be a postgresql:// URL (or empty for SQLite at DATABASE_PATH)")
+    return value
+
+
+def _lease_seconds(value: str) -> float:
+    seconds = float(value)
+    if not 3 <= seconds <= 600:
+        raise ValueError("must be between 3 and 600 seconds")
+    return seconds
+
+
 def _timezone(value: str) -> ZoneInfo:
     try:
         return ZoneInfo(value)
@@ -243,6 +256,18 @@ SETTINGS: tuple[Setting, ...] = (
         _url,
     ),
     Setting("DATABASE_PATH", "errata.db", "SQLite database file"),
+    Setting(
+        "DATABASE_URL",
+        "",
+        "postgresql://user:password@host/db puts the store on PostgreSQL, shared by several instances (needs AUDIT_KEY); empty: SQLite at DATABASE_PATH",
+        _database_url,
+    ),
+    Setting(
+        "LEASE_SECONDS",
+        "15",
+        "With DATABASE_URL: one instance at a time sends, holding a lease it renews every third of this; when it stops, another takes over within this many seconds",
+        _lease_seconds,
+    ),
     Setting("PORT", "3000", "HTTP port for /slack/events and /healthz", _port),
     Setting(
         "COMMS_STAFF",
@@ -418,6 +443,8 @@ class Settings:
     slack_app_token: str
     slack_api_url: str
     database_path: str
+    database_url: str
+    lease_seconds: float
     port: int
     comms_staff: frozenset[Principal]
     auditors: frozenset[Principal]
@@ -453,6 +480,11 @@ class Settings:
     teams_conversation_requests_per_second: float
 
     @property
+    def database(self) -> str:
+        """Where the store is: the PostgreSQL URL when set, else the SQLite file."""
+        return self.database_url or self.database_path
+
+    @property
     def slack_enabled(self) -> bool:
         return bool(self.slack_bot_token)
 
@@ -477,6 +509,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             values[setting.name.lower()] = setting.parse(raw)
         except (ValueError, TypeError) as exc:
             raise SettingError(setting.name, f"{raw!r} {exc}") from None
+    if values["database_url"] and not values["audit_key"]:
+        raise SettingError(
+            "AUDIT_KEY", "is required with DATABASE_URL (every instance keys the one audit chain)"
+        )
     teams_names = ("TEAMS_APP_ID", "TEAMS_APP_PASSWORD", "TEAMS_TENANT_ID")
     teams = [name for name in teams_names if values[name.lower()]]
     if teams and len(teams) < 3:

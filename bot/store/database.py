@@ -42,6 +42,10 @@ from bot.clock import to_text
 from bot.store.schema import MIGRATIONS
 
 
+def postgres_url(target: str) -> bool:
+    return target.startswith(("postgresql://", "postgres://"))
+
+
 class Database:
     """The connections (one per thread), the one write transaction, the audit append,
     the migrations, and the backup. The aggregates' mixins build on these."""
@@ -55,9 +59,23 @@ class Database:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
+        # `path` may be a postgresql:// URL: the same functions over PostgreSQL.
+        self._pg = None
+        if postgres_url(path):
+            from bot.store import postgres
+
+            self._pg = postgres.Connection(path)
+        self.dialect = "postgresql" if self._pg is not None else "sqlite"
+
+    @property
+    def shared(self) -> bool:
+        """Several instances may share this database (PostgreSQL): one leads at a time."""
+        return self._pg is not None
 
     @property
     def db(self) -> sqlite_utils.Database:
+        if self._pg is not None:
+            return self._pg.current()
         db = getattr(self._local, "db", None)
         if db is None:
             conn = sqlite3.connect(self.path, timeout=60, check_same_thread=False)
@@ -71,6 +89,9 @@ class Database:
         return db
 
     def close(self) -> None:
+        if self._pg is not None:
+            self._pg.close()
+            return
         with self._lock:
             for conn in self._connections:
                 with suppress(sqlite3.ProgrammingError):
@@ -85,6 +106,11 @@ class Database:
         Writers of this process queue on a lock first: SQLite's own busy handler
         retries with sleeps and no fairness, so under load one writer could starve
         for its whole timeout. The busy timeout still covers other processes."""
+        if self._pg is not None:
+            # PostgreSQL: a transaction that first takes the advisory write lock (postgres.py).
+            with self._write_lock, self._pg.transaction() as tx:
+                yield tx
+            return
         db = self.db
         with self._write_lock:
             db.execute("BEGIN IMMEDIATE")
@@ -111,6 +137,10 @@ class Database:
     @property
     def audit_key(self) -> bytes:
         if self._audit_key is None:
+            if self._pg is not None:
+                raise audit.AuditKeyError(
+                    "AUDIT_KEY is required with DATABASE_URL: every instance keys the one chain"
+                )
             with self._lock:
                 if self._audit_key is None:
                     self._audit_key = audit.load_key("", self.path)
@@ -164,6 +194,13 @@ class Database:
         so far records its migrations in `migrations(name, applied_at)`, whereas
         sqlite-utils keeps `_sqlite_migrations(migration_set, name, applied_at)`:
         switching means copying those rows across first, a risk for no gain."""
+        if self._pg is not None:
+            from bot.store import postgres
+
+            postgres.migrate(self._pg, MIGRATIONS)
+            if key_audit_chain:
+                self.key_audit_chain(datetime.now(UTC))
+            return
         db = self.db
         db.execute("PRAGMA journal_mode = WAL")
         db["migrations"].create({"name": str, "applied_at": str}, pk="name", if_not_exists=True)
@@ -182,6 +219,8 @@ class Database:
 
     def backup(self, path: str) -> None:
         """A consistent copy of the live database (SQLite's online backup)."""
+        if self._pg is not None:
+            raise NotImplementedError("on PostgreSQL, back up with pg_dump")
         target = sqlite3.connect(path)
         try:
             self.db.conn.backup(target)

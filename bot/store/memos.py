@@ -61,7 +61,7 @@ class MemosMixin:
             cursor = db.execute(
                 "INSERT INTO memos (title, body, sender_id, sender_platform, ask_ack, ack_deadline,"
                 " audience, state, created_at, send_at, hold_seconds, held_until)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 [
                     title,
                     body,
@@ -77,7 +77,7 @@ class MemosMixin:
                     to_text(held_until) if held_until else None,
                 ],
             )
-            memo_id = cursor.lastrowid
+            memo_id = cursor.fetchone()[0]
             self._audit(
                 db,
                 now,

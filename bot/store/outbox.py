@@ -53,12 +53,15 @@ class OutboxMixin:
         """Mark the first due, pending row of `table` (alias x) that also meets `where`
         as on its way, atomically, and return it; None when nothing is due."""
         stamp = to_text(now)
+        # PostgreSQL: the row is locked as it is chosen, and a row another transaction holds
+        # is passed over (two leaders by mistake still could not take one item twice).
+        lock = " FOR UPDATE OF x SKIP LOCKED" if self.dialect == "postgresql" else ""
         with self._write() as db:
             return _one(
                 db.execute(
                     f"UPDATE {table} SET state = ?, claimed_at = ? WHERE id = ("
                     f" SELECT x.id FROM {table} x {joins} WHERE x.state = ? AND x.platform = ?"
-                    f" AND x.next_attempt_at <= ?{where} ORDER BY {order} LIMIT 1) RETURNING *",
+                    f" AND x.next_attempt_at <= ?{where} ORDER BY {order} LIMIT 1{lock}) RETURNING *",
                     [SENDING, stamp, *join_params, PENDING, platform, stamp, *params],
                 )
             )

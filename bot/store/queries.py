@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from bot.clock import from_text
 from bot.domain import (
     DELIVERED,
     MEMO_SENDING,
@@ -31,7 +32,8 @@ class QueriesMixin:
                 " n.state AS retraction_status, n.error AS retraction_error,"
                 " n.delivered_at AS retraction_delivered_at, n.seen_at,"
                 " coalesce(n.reminders_sent, 0) + coalesce(c.reminders_sent, 0) AS reminders_sent,"
-                " max(coalesce(n.last_reminder_at, ''), coalesce(c.last_reminder_at, '')) AS last_reminder_at,"
+                " CASE WHEN coalesce(n.last_reminder_at, '') > coalesce(c.last_reminder_at, '')"
+                " THEN n.last_reminder_at ELSE coalesce(c.last_reminder_at, '') END AS last_reminder_at,"
                 " n.escalated_at"
                 " FROM copies c LEFT JOIN notices n ON n.copy_id = c.id"
                 " WHERE c.memo_id = ? AND c.id > ? ORDER BY c.id LIMIT ?",
@@ -43,18 +45,19 @@ class QueriesMixin:
             last = rows[-1]["copy_id"]
 
     def median_seconds_to_seen(self, memo_id: int) -> float | None:
-        row = self._row(
-            "SELECT count(*) AS n FROM notices WHERE memo_id = ? AND seen_at IS NOT NULL", [memo_id]
+        """Computed here, not in SQL: the time between two stored texts is not portable
+        (SQLite's julianday, PostgreSQL's extract(epoch ...))."""
+        rows = self._rows(
+            "SELECT seen_at, delivered_at FROM notices"
+            " WHERE memo_id = ? AND seen_at IS NOT NULL AND delivered_at IS NOT NULL",
+            [memo_id],
         )
-        if not row or not row["n"]:
+        if not rows:
             return None
-        middle = self._row(
-            "SELECT (julianday(seen_at) - julianday(delivered_at)) * 86400.0 AS s FROM notices"
-            " WHERE memo_id = ? AND seen_at IS NOT NULL AND delivered_at IS NOT NULL"
-            " ORDER BY s LIMIT 1 OFFSET ?",
-            [memo_id, (row["n"] - 1) // 2],
+        seconds = sorted(
+            (from_text(r["seen_at"]) - from_text(r["delivered_at"])).total_seconds() for r in rows
         )
-        return middle["s"] if middle else None
+        return seconds[(len(seconds) - 1) // 2]
 
     def memos_received_by(
         self, platform: str, person_id: str, limit: int = 10

@@ -269,11 +269,12 @@ class RemindersMixin:
                     cursor = db.execute(
                         "INSERT INTO escalations (memo_id, platform, recipient_id, people, state,"
                         " attempts, in_doubt, next_attempt_at, created_at, group_id)"
-                        " VALUES (?, ?, ?, ?, ?, 0, 0, ?, ?, ?)",
+                        " VALUES (?, ?, ?, ?, ?, 0, 0, ?, ?, ?) RETURNING id",
                         [memo_id, platform, recipient, listed, PENDING, stamp, stamp, group_id],
                     )
+                    inserted = cursor.fetchone()[0]
                     if group_id is None:
-                        group_id = cursor.lastrowid
+                        group_id = inserted
                         db.execute(
                             "UPDATE escalations SET group_id = ? WHERE id = ?", [group_id, group_id]
                         )

@@ -359,3 +359,39 @@ def test_the_scheduler_runs_the_checkpoint_sweep(store, clock):
         wait_for(lambda: poster.posted, timeout=10, what="the first checkpoint")
     finally:
         scheduler.stop()
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_instances_writing_at_once_keep_one_chain(database, tmp_path, request, clock):
+    """Two stores on one database (two instances), three writers each: the appends are
+    serialised (BEGIN IMMEDIATE on SQLite, the advisory write lock on PostgreSQL), so the
+    chain stays one chain with no gap and no fork."""
+    import threading
+
+    from tests.conftest import open_store
+
+    first = open_store(database, tmp_path, request, audit_key=KEY)
+    first.migrate()
+    second = Store(first.path, audit_key=KEY)
+    second.migrate()
+    errors = []
+
+    def write(store):
+        try:
+            for _ in range(4):
+                _fill(store, clock, people=2)
+        except Exception as exc:  # pragma: no cover - shown by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(s,)) for s in (first, second) * 3]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    entries = list(first.audit_entries())
+    assert [e["id"] for e in entries] == list(range(1, len(entries) + 1))
+    assert sum(e["action"] == "memo created" for e in entries) == 24
+    assert first.verify_audit().ok and second.verify_audit().ok
+    first.close()
+    second.close()

@@ -1,6 +1,9 @@
-"""The store's rules, on a real SQLite file: claims, outcomes, retraction, clicks, audit."""
+"""The store's rules, on both databases (a real SQLite file, and PostgreSQL when it is
+installed): claims, outcomes, retraction, clicks, audit."""
 
 from datetime import timedelta
+
+import pytest
 
 from bot.domain import (
     CANCELLED,
@@ -16,7 +19,16 @@ from bot.domain import (
     Sent,
     Unknown,
 )
+from tests.conftest import open_store
 from tests.unit.builders import deliver, memo_to, retract
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    store = open_store(request.param, tmp_path, request)
+    store.migrate()
+    yield store
+    store.close()
 
 
 def _memo(store, clock, people=3, ask_ack=True):
