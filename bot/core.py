@@ -17,6 +17,7 @@ from datetime import datetime
 
 from bot.answers import Answers
 from bot.audit import Checkpoints
+from bot.channels import Channels
 from bot.clock import Clock
 from bot.config import Settings
 from bot.domain import (
@@ -90,6 +91,7 @@ class Core:
             idle_wait=idle_wait,
         )
         self.answers = Answers(self)
+        self.channels = Channels(self)  # channel announcements: posts, their clicks, tracking
         self.reminders = Reminders(store, clock, settings, on_queued=self.outbox.kick)
         self._resolver = ThreadPoolExecutor(max_workers=2, thread_name_prefix="audience")
         self._later = ThreadPoolExecutor(max_workers=4, thread_name_prefix="after-answer")
@@ -119,6 +121,7 @@ class Core:
             log.warning("carrying out the retraction of M-%s requested before a restart", memo_id)
             self.apply_retraction(memo_id)
         self.outbox.start()
+        self.channels.start()
         self.status.start()
         self.resume_audiences()
         self._sweeping.clear()
@@ -222,6 +225,7 @@ class Core:
         self._urgent.shutdown(wait=True)
         self._resolver.shutdown(wait=True, cancel_futures=True)
         self.outbox.stop()
+        self.channels.stop()
         self.status.stop()
 
     # ------------------------------------------------------------ roles
@@ -378,6 +382,8 @@ class Core:
             # The form checks what it can; an audience can still empty out before it is
             # resolved (a channel left, a group emptied). Never "sent" to nobody silently.
             log.warning("%s reached nobody: its audience has no one who can receive it", memo.label)
+        if not self.channels.store_posts(memo, recipients):
+            return  # a channel to post in could not be read: the sweep tries again
         approvers = self.approvers(memo) if memo.state == MEMO_AWAITING_APPROVAL else []
         self.store.add_recipients(
             memo_id,

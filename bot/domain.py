@@ -95,10 +95,12 @@ class Audience:
     groups: tuple[str, ...] = ()
     everyone: bool = False
     platform: str = ""
+    # Channels the memo is posted in (once each); their members are its recipients there.
+    posts: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
-        return not (self.people or self.channels or self.groups or self.everyone)
+        return not (self.people or self.channels or self.groups or self.everyone or self.posts)
 
     def to_json(self) -> dict:
         return {
@@ -107,6 +109,7 @@ class Audience:
             "channels": list(self.channels),
             "groups": list(self.groups),
             "everyone": self.everyone,
+            **({"posts": list(self.posts)} if self.posts else {}),
         }
 
     @classmethod
@@ -117,6 +120,7 @@ class Audience:
             groups=tuple(data.get("groups", ())),
             everyone=bool(data.get("everyone")),
             platform=data["platform"],  # always stored (migration 009 named it in old rows)
+            posts=tuple(data.get("posts", ())),
         )
 
 
@@ -197,7 +201,8 @@ def compose_errors(
         )
     if all(a.empty for a in audiences_of(audience)):
         errors["people"] = (
-            "Choose at least one audience: people, members of channels, a user group or everyone."
+            "Choose at least one audience: people, members of channels, a user group, everyone,"
+            " or channels to post in."
         )
     if ack_deadline is not None and ack_deadline <= now:
         errors["deadline"] = "The acknowledgement deadline must be in the future."
@@ -385,6 +390,19 @@ class Delivery:
 class Copy(Delivery):
     recipient_name: str = ""
     acknowledged_at: datetime | None = None
+    post_id: int | None = None  # reached through this channel post, not by DM
+
+
+@dataclass(kw_only=True)
+class Post(Delivery):
+    """The memo posted once in a channel (`recipient_id` is the channel); or, for a
+    person's post tracked as a memo, the bot's reply in its thread (`thread_ts`, by
+    `author_id`). `acknowledged_shown`: the count the post shows now."""
+
+    channel_name: str = ""
+    thread_ts: str | None = None
+    author_id: str | None = None
+    acknowledged_shown: int = 0
 
 
 @dataclass(kw_only=True)
@@ -395,6 +413,7 @@ class Notice(Delivery):
     reminders_sent: int = 0
     last_reminder_at: datetime | None = None
     escalated_at: datetime | None = None
+    post_id: int | None = None  # delivered by the channel notice of this post, not by DM
 
 
 @dataclass(frozen=True)
@@ -526,6 +545,11 @@ ITEM_KINDS: dict[str, ItemKind] = {
         ItemKind("reminders", "reminder"),
         ItemKind("escalations", "escalation"),
         ItemKind("approvals", "approval request"),
+        # A memo posted in a channel, its retraction notice in the post's thread (also sent
+        # to the channel), and the post edited into its retracted form.
+        ItemKind("posts", "channel post", cancel_when_absent=True),
+        ItemKind("post_notices", "channel notice"),
+        ItemKind("post_edits", "channel post edit"),
     )
 }
 

@@ -30,7 +30,7 @@ from bot.store import RETRACTION_REMINDER, Store
 log = logging.getLogger(__name__)
 
 # What the post stream sends (chat.postMessage on Slack); edits have their own stream.
-POST_KINDS = ("notices", "reminders", "escalations", "approvals", "copies")
+POST_KINDS = ("post_notices", "notices", "reminders", "escalations", "approvals", "posts", "copies")
 
 
 class SendGate:
@@ -154,6 +154,11 @@ class Outbox:
             budget.give_back()  # nothing claimed, or only a check: the turn is not lost
 
     def _post_one(self, platform: Platform, now, closed: frozenset[int]) -> bool:
+        # A channel's retraction notice first: one message tells a whole channel.
+        claimed_post_notice = self.store.claim_post_notice(platform.name, now)
+        if claimed_post_notice:
+            self._send_post_notice(platform, *claimed_post_notice)
+            return True
         claimed_notice = self.store.claim_notice(platform.name, now)
         if claimed_notice:
             self._send_notice(platform, *claimed_notice)
@@ -169,6 +174,10 @@ class Outbox:
         approval = self.store.claim_approval(platform.name, now)
         if approval:
             self._send_approval(platform, approval)
+            return True
+        claimed_post = self.store.claim_post(platform.name, now, closed)
+        if claimed_post:
+            self._send_post(platform, *claimed_post)
             return True
         claimed_copy = self.store.claim_copy(platform.name, now, closed)
         if claimed_copy:
@@ -191,6 +200,33 @@ class Outbox:
             self._record("copies", copy.id, memo.id, outcome)
         finally:
             self.gate.leave(memo.id)
+
+    def _send_post(self, platform: Platform, post, memo) -> None:
+        """Post the memo in a channel (once): its members' copies are delivered with it."""
+        if post.in_doubt:
+            outcome = platform.find_sent("post", post.id, post.recipient_id, memo.created_at)
+            self._record("posts", post.id, memo.id, outcome)
+            return
+        if not self.gate.enter(memo.id):
+            self.store.release_post(post.id, self.clock.now())
+            self.on_change(memo.id)
+            return
+        try:
+            self._record("posts", post.id, memo.id, platform.send_post(memo, post))
+        finally:
+            self.gate.leave(memo.id)
+
+    def _send_post_notice(self, platform: Platform, post, memo) -> None:
+        """The retraction notice in the post's thread, also sent to the channel."""
+        retraction = self.store.retraction(memo.id)
+        state = self.store.post_notice(post.id) or {}
+        if state.get("in_doubt"):
+            outcome = platform.find_sent(
+                "post_notice", post.id, post.recipient_id, retraction.retracted_at
+            )
+        else:
+            outcome = platform.send_post_notice(memo, retraction, post)
+        self._record("post_notices", post.id, memo.id, outcome)
 
     def _send_notice(self, platform: Platform, notice, copy, memo) -> None:
         retraction = self.store.retraction(memo.id)
@@ -256,12 +292,19 @@ class Outbox:
     # ------------------------------------------------------------ the edit stream
 
     def _edit_worker(self, platform: Platform) -> bool:
-        if not self.store.has_due_work(platform.name, self.clock.now(), ("edits",)):
+        if not self.store.has_due_work(platform.name, self.clock.now(), ("post_edits", "edits")):
             return False
         budget = platform.budget("edit")
         if not budget.take_turn(self._stop):
             return False
         try:
+            # A channel post first: one edit corrects what a whole channel sees.
+            claimed_post = self.store.claim_post_edit(platform.name, self.clock.now())
+            if claimed_post:
+                post, memo = claimed_post
+                outcome = platform.edit_post(memo, self.store.retraction(memo.id), post)
+                self._record("post_edits", post.id, memo.id, outcome)
+                return True
             claimed = self.store.claim_edit(platform.name, self.clock.now())
             if not claimed:
                 return False

@@ -9,6 +9,7 @@ decides what to do about it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -22,6 +23,7 @@ from bot.domain import (
     MemoCounts,
     Notice,
     Outcome,
+    Post,
     Recipient,
     Reminder,
     Retraction,
@@ -129,6 +131,27 @@ class Platform(Protocol):
     def look_up_person(self, person_id: str) -> None:
         """Fetch one person's name and email into the store (between directory refreshes)."""
         ...
+
+
+class ChannelPosts(Protocol):
+    """What a platform does for channel announcements (Slack today): post a memo once in
+    a channel, page its members, post the retraction notice in the post's thread (also
+    sent to the channel), edit the post, and show its live acknowledgement count."""
+
+    def channel_name(self, channel: str) -> str: ...
+
+    def channel_member_pages(self, channel: str) -> Iterator[list[Recipient]]:
+        """The channel's members as recipients, a page at a time (bots and deactivated
+        accounts left out)."""
+        ...
+
+    def send_post(self, memo: Memo, post: Post) -> Outcome: ...
+
+    def send_post_notice(self, memo: Memo, retraction: Retraction, post: Post) -> Outcome: ...
+
+    def edit_post(self, memo: Memo, retraction: Retraction, post: Post) -> Outcome: ...
+
+    def update_post_count(self, memo: Memo, post: Post, acknowledged: int) -> Outcome: ...
 
 
 class Interactive(Protocol):

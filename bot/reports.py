@@ -33,6 +33,7 @@ COLUMNS = (
     "reminders_sent",
     "last_reminder_at",
     "escalated_at",
+    "delivered_in",  # DM, or the channel the memo was posted in (#announcements)
 )
 _TIMES = {
     "delivered_at",

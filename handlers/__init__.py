@@ -2,7 +2,7 @@
 
 from slack_bolt import App
 
-from handlers import actions, commands, events, shortcuts, views
+from handlers import actions, channels, commands, events, shortcuts, views
 
 
 def register(app: App) -> None:
@@ -10,4 +10,5 @@ def register(app: App) -> None:
     views.register(app)
     actions.register(app)
     shortcuts.register(app)
+    channels.register(app)
     events.register(app)

@@ -51,6 +51,7 @@ def compose_submitted(ack, body, view, context):
         ),
         everyone=bool(_field(values, modals.EVERYONE).get("selected_options")),
         platform=SLACK,
+        posts=tuple(_field(values, modals.POST_IN).get("selected_conversations") or ()),
     )
     audiences = [audience]
     if "teams" in core.platforms:
@@ -76,6 +77,8 @@ def compose_submitted(ack, body, view, context):
         problems = core.audience_problems(audiences)
         if problems:
             field = modals.CHANNELS if audience.channels else modals.GROUPS
+            if audience.posts and any(p.startswith("Errata cannot post") for p in problems):
+                field = modals.POST_IN
             errors = {field: " ".join(problems)[:1900]}
     if errors:
         ack(response_action="errors", errors=errors)

@@ -41,6 +41,7 @@ from bot.domain import (
 from bot.pacing import Budget, learning_budget
 from bot.platform import StatusReport
 from bot.slack import SLACK, messages
+from bot.slack.channels import SlackChannels, notice_destination
 from bot.slack.directory import SlackDirectory
 from bot.store import Store
 
@@ -71,7 +72,7 @@ CHECKPOINT_EVENT = "errata_audit_checkpoint"
 TIER_2, TIER_3, TIER_4 = 20, 50, 100
 
 
-class SlackPlatform(SlackDirectory):
+class SlackPlatform(SlackChannels, SlackDirectory):
     name = SLACK
 
     def __init__(
@@ -211,8 +212,11 @@ class SlackPlatform(SlackDirectory):
         text, body = messages.notice_message(
             memo, retraction, notice.id, self.permalink(copy.channel, copy.ts)
         )
+        post = self.store.post(copy.post_id) if copy.post_id else None
+        if post is not None and post.author_id == copy.recipient_id and post.thread_ts:
+            body = [*body[:-1], self.author_notice_blocks(post), body[-1]]
         return self._post(
-            copy.channel or copy.recipient_id,
+            notice_destination(copy.channel, copy.recipient_id, copy.post_id),
             text,
             body,
             {
@@ -242,7 +246,11 @@ class SlackPlatform(SlackDirectory):
                 memo, copy.id, self.permalink(copy.channel, copy.ts)
             )
         return self._post(
-            (notice.channel if notice else copy.channel) or copy.recipient_id,
+            notice_destination(
+                notice.channel if notice else copy.channel,
+                copy.recipient_id,
+                (notice.post_id if notice else None) or copy.post_id,
+            ),
             text,
             body,
             {
@@ -297,13 +305,18 @@ class SlackPlatform(SlackDirectory):
         return self._update(approval.channel, approval.ts, text, body)
 
     def show_acknowledged(self, memo: Memo, copy: Copy, at: datetime) -> Outcome:
-        """Reflect an acknowledgement made elsewhere (the App Home) on the DM copy."""
+        """Reflect an acknowledgement made elsewhere (the App Home) on the DM copy. A copy
+        reached through a channel post has no message of its own: the post's count shows it."""
+        if copy.post_id:
+            return Sent(copy.channel or "", copy.ts or "")
         text, body = messages.memo_message(memo, copy.id, acknowledged_at=at)
         return self._update(copy.channel, copy.ts, text, body)
 
     def show_seen(
         self, memo: Memo, retraction: Retraction, copy: Copy, notice: Notice, at: datetime
     ) -> Outcome:
+        if notice.post_id:  # the channel's notice is everyone's: it is not changed for one
+            return Sent(notice.channel or "", notice.ts or "")
         text, body = messages.notice_message(
             memo, retraction, notice.id, self.permalink(copy.channel, copy.ts), seen_at=at
         )

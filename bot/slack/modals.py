@@ -23,6 +23,7 @@ TITLE, MESSAGE, PEOPLE, CHANNELS, GROUPS, EVERYONE, ASK_ACK, DEADLINE = (
 )
 MEMO, REASON, CORRECTIONS = "memo", "reason", "corrections"
 SEND_AT = "send_at"
+POST_IN = "post_in"  # channels the memo is posted in (once each)
 REJECT = "reject_memo_form"
 REJECT_REASON = "reject_reason"
 TEAMS_EVERYONE, TEAMS_GROUPS = "teams_everyone", "teams_groups"
@@ -72,6 +73,20 @@ def compose_modal(groups: list[dict], teams: list[dict] | None = None) -> dict:
             "element": {
                 "type": "multi_conversations_select",
                 "action_id": CHANNELS,
+                "filter": {"include": ["public", "private"], "exclude_bot_users": True},
+            },
+        },
+        {
+            "type": "input",
+            "block_id": POST_IN,
+            "optional": True,
+            "label": plain("Post in channels"),
+            "hint": plain(
+                "Posted once in each channel Errata is in; its members are the recipients there."
+            ),
+            "element": {
+                "type": "multi_conversations_select",
+                "action_id": POST_IN,
                 "filter": {"include": ["public", "private"], "exclude_bot_users": True},
             },
         },

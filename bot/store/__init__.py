@@ -11,7 +11,7 @@ scheduler all run on their own threads).
 `Store` is one object made of a `Database` (database.py: connections, the write
 transaction, the audit append, migrations; the one place for what is SQLite's
 alone) and a mixin per aggregate, each with its own SQL: directory, memos,
-outbox, safety (sending safely), retractions, clicks, reminders, audit_log,
+outbox, safety (sending safely), channels (posts in channels), retractions, clicks, reminders, audit_log,
 events, and read-only
 queries. The mixins reach the database, and each other, through `self`.
 """
@@ -19,6 +19,7 @@ queries. The mixins reach the database, and each other, through `self`.
 from __future__ import annotations
 
 from bot.store.audit_log import AuditLogMixin
+from bot.store.channels import ChannelsMixin
 from bot.store.clicks import Click, ClicksMixin
 from bot.store.database import Database
 from bot.store.directory import DirectoryMixin
@@ -50,6 +51,7 @@ class Store(
     MemosMixin,
     SendingSafelyMixin,
     OutboxMixin,
+    ChannelsMixin,
     RetractionsMixin,
     ClicksMixin,
     RemindersMixin,

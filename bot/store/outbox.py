@@ -28,6 +28,7 @@ from bot.domain import (
     Step,
     step,
 )
+from bot.store.channels import FOLLOWS as _CHANNEL_FOLLOWS
 from bot.store.rows import _copy, _edit, _notice, _one
 
 # The outbox's tables, one per kind of item, and what the audit calls one of each.
@@ -329,4 +330,5 @@ _FOLLOWS = {
     "reminders": _after_reminder,
     "escalations": _after_escalation,
     "approvals": _nothing,  # the decision, not the request, moves the memo on
+    **_CHANNEL_FOLLOWS,  # posts in channels, their notices and edits (store/channels.py)
 }

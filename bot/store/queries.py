@@ -34,8 +34,12 @@ class QueriesMixin:
                 " coalesce(n.reminders_sent, 0) + coalesce(c.reminders_sent, 0) AS reminders_sent,"
                 " CASE WHEN coalesce(n.last_reminder_at, '') > coalesce(c.last_reminder_at, '')"
                 " THEN n.last_reminder_at ELSE coalesce(c.last_reminder_at, '') END AS last_reminder_at,"
-                " n.escalated_at"
+                " n.escalated_at,"
+                " CASE WHEN c.post_id IS NULL THEN 'DM'"
+                "  ELSE '#' || coalesce(nullif(p.channel_name, ''), p.recipient_id) END"
+                " AS delivered_in"
                 " FROM copies c LEFT JOIN notices n ON n.copy_id = c.id"
+                " LEFT JOIN posts p ON p.id = c.post_id"
                 " WHERE c.memo_id = ? AND c.id > ? ORDER BY c.id LIMIT ?",
                 [memo_id, last, batch],
             )

@@ -85,7 +85,9 @@ class RetractionsMixin:
                 " AND in_doubt = 0 RETURNING platform, recipient_id",
                 [CANCELLED, to_text(now), memo_id, PENDING],
             ).fetchall()
+            self._cancel_posts(db, memo_id, now)
             queued = self._queue_notices_and_edits(db, memo_id, now)
+            queued += self._queue_channel_retraction(db, memo_id, now)
             self._cancel_reminders(db, ACK_REMINDER, "memo_id = ?", [memo_id])
             self._audit(
                 db,
@@ -172,7 +174,7 @@ class RetractionsMixin:
                 f"SELECT 1 FROM {kind} WHERE memo_id = ? AND state IN (?, ?, ?) LIMIT 1",
                 [memo_id, PENDING, SENDING, WAITING],
             ).fetchone()
-            for kind in ("notices", "edits")
+            for kind in ("notices", "edits", "posts", "post_notices", "post_edits")
         )
         if busy:
             return
@@ -207,13 +209,15 @@ class RetractionsMixin:
             " priority, attempts, in_doubt, next_attempt_at, reminders_sent)"
             f" SELECT id, memo_id, platform, recipient_id, '{PENDING}',"
             " CASE WHEN acknowledged_at IS NULL THEN 1 ELSE 0 END, 0, 0, ?, 0"
-            f" FROM copies WHERE memo_id = ? AND state = ?{only} ON CONFLICT DO NOTHING",
+            f" FROM copies WHERE memo_id = ? AND state = ?{only} AND post_id IS NULL"
+            " ON CONFLICT DO NOTHING",
             params,
         )
         db.execute(
             "INSERT INTO edits (id, memo_id, platform, state, attempts, in_doubt,"
             f" next_attempt_at) SELECT id, memo_id, platform, '{WAITING}', 0, 0, ?"
-            f" FROM copies WHERE memo_id = ? AND state = ?{only} ON CONFLICT DO NOTHING",
+            f" FROM copies WHERE memo_id = ? AND state = ?{only} AND post_id IS NULL"
+            " ON CONFLICT DO NOTHING",
             params,
         )
         return cursor.rowcount

@@ -7,7 +7,7 @@ import json
 import sqlite3
 
 from bot.clock import from_text
-from bot.domain import Copy, Edit, Memo, Notice, audiences_of
+from bot.domain import Copy, Edit, Memo, Notice, Post, audiences_of
 
 
 def _one(cursor: sqlite3.Cursor) -> dict | None:
@@ -63,6 +63,7 @@ def _copy(row: dict) -> Copy:
         delivered_at=from_text(row["delivered_at"]),
         acknowledged_at=from_text(row["acknowledged_at"]),
         claimed_at=from_text(row["claimed_at"]),
+        post_id=row.get("post_id"),
     )
 
 
@@ -86,6 +87,7 @@ def _notice(row: dict) -> Notice:
         reminders_sent=row["reminders_sent"] or 0,
         last_reminder_at=from_text(row["last_reminder_at"]),
         escalated_at=from_text(row["escalated_at"]),
+        post_id=row.get("post_id"),
     )
 
 
@@ -96,4 +98,25 @@ def _edit(row: dict) -> Edit:
         state=row["state"],
         attempts=row["attempts"] or 0,
         error=row["error"],
+    )
+
+
+def _post(row: dict) -> Post:
+    return Post(
+        id=row["id"],
+        memo_id=row["memo_id"],
+        platform=row["platform"],
+        recipient_id=row["recipient_id"],
+        state=row["state"],
+        attempts=row["attempts"] or 0,
+        in_doubt=bool(row["in_doubt"]),
+        channel=row["channel"],
+        ts=row["ts"],
+        error=row["error"],
+        delivered_at=from_text(row["delivered_at"]),
+        claimed_at=from_text(row["claimed_at"]),
+        channel_name=row["channel_name"] or "",
+        thread_ts=row["thread_ts"],
+        author_id=row["author_id"],
+        acknowledged_shown=row["acknowledged_shown"] or 0,
     )

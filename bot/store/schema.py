@@ -321,6 +321,48 @@ def _m011_learned_rates(db: sqlite_utils.Database) -> None:
     )
 
 
+def _m012_channel_posts(db: sqlite_utils.Database) -> None:
+    """Channel announcements: a memo posted once per channel (`posts`, recipient_id the
+    channel), its retraction notice in the post's thread (`post_notices`) and the post's
+    edit into its retracted form (`post_edits`, both keyed by the post's id). A copy or
+    notice reached through a post names it (`post_id`); no DM is sent for it."""
+    db["posts"].create(
+        {
+            "id": int,
+            **_DELIVERY_COLUMNS,  # recipient_id: the channel; channel and ts: the post
+            "channel_name": str,
+            "thread_ts": str,  # a person's post tracked as a memo: the bot replies in its thread
+            "author_id": str,  # ... written by this person
+            "acknowledged_shown": int,  # the count the post shows now
+            "created_at": str,
+            "cancelled_at": str,
+        },
+        pk="id",
+        foreign_keys=[("memo_id", "memos", "id")],
+        not_null={"memo_id", "platform", "recipient_id", "state"},
+        defaults={"attempts": 0, "in_doubt": 0, "acknowledged_shown": 0},
+        if_not_exists=True,
+    )
+    db["posts"].create_index(
+        ["memo_id", "platform", "recipient_id"], unique=True, if_not_exists=True
+    )
+    db["posts"].create_index(["state", "platform", "id"], if_not_exists=True)
+    for table in ("post_notices", "post_edits"):
+        db[table].create(
+            {"id": int, **_DELIVERY_COLUMNS, "created_at": str, "cancelled_at": str},
+            pk="id",
+            foreign_keys=[("id", "posts", "id"), ("memo_id", "memos", "id")],
+            defaults={"attempts": 0, "in_doubt": 0},
+            if_not_exists=True,
+        )
+        db[table].create_index(["state", "platform", "id"], if_not_exists=True)
+        db[table].create_index(["memo_id", "state"], if_not_exists=True)
+    for table in ("copies", "notices"):
+        if "post_id" not in db[table].columns_dict:
+            db[table].add_column("post_id", int)
+        db[table].create_index(["post_id", "state"], if_not_exists=True)
+
+
 MIGRATIONS = (
     ("001_initial", _m001_initial),
     ("002_reminders", _m002_reminders),
@@ -333,4 +375,5 @@ MIGRATIONS = (
     ("009_audience_platforms", _m009_audience_platforms),
     ("010_sending_safely", _m010_sending_safely),
     ("011_learned_rates", _m011_learned_rates),
+    ("012_channel_posts", _m012_channel_posts),
 )

@@ -67,6 +67,9 @@ class Message:
     app_id: str | None = None
     team: str = ""
     thread_ts: str | None = None
+    # A thread reply also sent to the channel (chat.postMessage reply_broadcast); Slack shows
+    # it with subtype "thread_broadcast" (https://api.slack.com/events/message/thread_broadcast).
+    reply_broadcast: bool = False
     edits: list[Version] = field(default_factory=list)
     updated_at: float | None = None
     deleted: bool = False
@@ -114,6 +117,8 @@ class Message:
             out["team"] = self.team
         if self.thread_ts:
             out["thread_ts"] = self.thread_ts
+            if self.reply_broadcast:
+                out["subtype"] = "thread_broadcast"
         if self.files:
             out["files"] = copy.deepcopy(self.files)
             out["upload"] = False
@@ -138,6 +143,7 @@ class Message:
             app_id=self.app_id,
             team=self.team,
             thread_ts=self.thread_ts,
+            reply_broadcast=self.reply_broadcast,
             edits=list(self.edits),
             updated_at=self.updated_at,
             deleted=self.deleted,

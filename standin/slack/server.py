@@ -293,6 +293,10 @@ class StandInSlack(LoopbackServer):
             if m.bot_id == self.directory.bot_id
         ]
 
+    def thread(self, channel_id: str, ts: str) -> list[Message]:
+        """Replies in the thread of message ``ts`` in a channel, oldest first (copies)."""
+        return [m for m in self.messages(channel_id) if m.thread_ts == ts and m.ts != ts]
+
     def message(self, channel_id: str, ts: str) -> Message | None:
         with self.workspace.lock:
             m = self.workspace.message(channel_id, ts)

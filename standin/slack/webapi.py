@@ -282,6 +282,10 @@ class WebAPI:
             raise ApiError("not_in_channel")
         if ch.is_archived:
             raise ApiError("is_archived")
+        if not ch.bot_is_member and self.scopes and "chat:write.public" not in self.scopes:
+            # chat.postMessage: a bot posts in a public channel it is not in only with the
+            # chat:write.public scope (https://api.slack.com/methods/chat.postMessage#errors).
+            raise ApiError("not_in_channel")
         return ch.id, None
 
     def _resolve_existing(self, raw: str | None) -> str:
@@ -500,6 +504,9 @@ class WebAPI:
             text = text[: blockkit.MAX_TEXT]
             warnings.append("message_truncated")
         thread_ts = arg_str(args, "thread_ts")
+        # reply_broadcast: "used in conjunction with thread_ts and indicates whether reply
+        # should be made visible to everyone in the channel" (chat.postMessage arguments).
+        broadcast = bool(thread_ts) and arg_bool(args, "reply_broadcast")
         msg = Message(
             channel=channel,
             ts=self.ws.next_ts(),
@@ -512,6 +519,7 @@ class WebAPI:
             app_id=self.dir.app_id,
             team=self.dir.team_id,
             thread_ts=thread_ts,
+            reply_broadcast=broadcast,
         )
         self.ws.add_message(msg)
         body: dict[str, Any] = {
