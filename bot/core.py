@@ -378,7 +378,7 @@ class Core:
                 log.exception("audience of %s could not be resolved yet", memo.label)
                 return  # the sweep tries again; nothing was stored
         recipients = merge_recipients(*found)
-        if not recipients:
+        if not recipients and not any(a.posts for a in memo.audiences):
             # The form checks what it can; an audience can still empty out before it is
             # resolved (a channel left, a group emptied). Never "sent" to nobody silently.
             log.warning("%s reached nobody: its audience has no one who can receive it", memo.label)

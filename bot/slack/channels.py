@@ -318,6 +318,12 @@ class SlackChannels:
         return result
 
 
+def posted_in(memo: Memo) -> str | None:
+    """Where a channel memo was posted ("Posted in #announcements #all-staff"), or None."""
+    channels = [c for a in memo.audiences if a.platform == "slack" for c in a.posts]
+    return "Posted in " + " ".join(f"<#{c}>" for c in channels[:20]) if channels else None
+
+
 def notice_destination(copy_channel: str | None, recipient_id: str, post_id: int | None) -> str:
     """Where a person's DM goes: a copy reached through a channel post has the channel as
     its place, and a DM (a notice, a reminder) goes to the person themselves."""

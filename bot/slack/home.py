@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.domain import Memo, MemoCounts, Retraction, RetractionCounts, memo_label, progress_bar
 from bot.slack.blocks import button, clip, context, divider, escape, header, section, when
+from bot.slack.channels import posted_in
 from bot.slack.messages import STATE_WORDS, memo_status, retraction_status
 
 ACKNOWLEDGE_FROM_HOME = "acknowledge_from_home"
@@ -36,6 +37,8 @@ def memo_line(memo: Memo, counts: MemoCounts, rcounts: RetractionCounts | None =
         line += f" · {counts.cancelled} cancelled"
     if rcounts is not None:
         line += f" · retraction: {rcounts.notified} notified, {rcounts.seen} seen, {rcounts.outstanding} outstanding"
+    if posted_in(memo):
+        line += f"\n{posted_in(memo)}"
     return line
 
 

@@ -21,6 +21,7 @@ from bot.slack.blocks import (
     strike,
     when,
 )
+from bot.slack.channels import posted_in
 
 ACKNOWLEDGE = "acknowledge"
 SEEN = "seen"
@@ -249,6 +250,8 @@ def audience_text(memo: Memo) -> str:
             parts.append(" ".join(f"<#{c}>" for c in audience.channels[:20]) + on)
         if audience.groups:
             parts.append(f"{len(audience.groups)} group(s){on}")
+        if audience.posts:
+            parts.append("posted in " + " ".join(f"<#{c}>" for c in audience.posts[:20]) + on)
     return "; ".join(parts) or "nobody"
 
 
@@ -326,6 +329,8 @@ def memo_status(memo: Memo, counts: MemoCounts, seconds_left: int = 0) -> tuple[
         section(f"*{state}* · {progress_bar(settled, counts.recipients)}"),
         {"type": "section", "fields": [mrkdwn(f) for f in fields]},
     ]
+    if posted_in(memo):
+        blocks.append(context(posted_in(memo)))
     early = _before_sending(memo, counts, seconds_left)
     decided = decision_line(memo)
     if decided and memo.state != "rejected":
@@ -372,6 +377,7 @@ def retraction_status(
         header(f"Retraction of {memo_label(memo.id)}: {memo.title}"),
         section(f"*{state}* · notices {progress_bar(done, counts.to_notify)}"),
         {"type": "section", "fields": [mrkdwn(f) for f in fields]},
+        *([context(posted_in(memo))] if posted_in(memo) else []),
         context(
             f"Retracted {when(retraction.retracted_at)} by {mention(retraction.retracted_by)}"
             f" · Reason: {escape(clip(retraction.reason, 300))}"

@@ -122,6 +122,31 @@ class Database:
             else:
                 db.execute("COMMIT")
 
+    # ------------------------------------------------------------ the sender's lease
+
+    def take_lease(self, holder: str, seconds: float) -> bool:
+        """Take or renew the lease of the one instance that sends (the outbox, the
+        scheduler, the sweeps); True while `holder` holds it. On SQLite one process owns
+        the file: it always holds it. On PostgreSQL it is a row renewed by its holder."""
+        if self._pg is None:
+            return True
+        from bot.store import postgres
+
+        return postgres.take_lease(self._pg, holder, seconds)
+
+    def release_lease(self, holder: str) -> None:
+        if self._pg is not None:
+            from bot.store import postgres
+
+            postgres.release_lease(self._pg, holder)
+
+    def lease_holder(self) -> str | None:
+        if self._pg is None:
+            return None
+        from bot.store import postgres
+
+        return postgres.lease_holder(self._pg)
+
     def _rows(self, sql: str, params: Any = ()) -> list[dict]:
         return list(self.db.query(sql, params))
 

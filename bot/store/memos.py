@@ -264,7 +264,7 @@ class MemosMixin:
         ):
             counts.recipients += row["n"]
             counts.acknowledged += row["acked"]
-            if row["state"] in (PENDING, SENDING):
+            if row["state"] in (PENDING, SENDING, WAITING):  # waiting: for its channel post
                 counts.pending += row["n"]
             else:
                 setattr(counts, row["state"], getattr(counts, row["state"]) + row["n"])

@@ -10,6 +10,12 @@ import pytest
 from tests.harness import copies_in_dm, status_fields, wait_for
 
 
+@pytest.fixture
+def bot(bot_on_both):
+    """Every story here runs on SQLite and on PostgreSQL."""
+    return bot_on_both
+
+
 def send_memo(slack, comms, **fields):
     reply = slack.command(comms, "/memo")
     assert reply.status == 200, reply.body

@@ -265,3 +265,28 @@ def test_a_persons_post_tracked_as_a_memo_is_acknowledged_and_retracted(small):
         e["action"] == "denied" and e["subject"] == "seen in channel" and e["actor"] == outsider
         for e in bot.store.audit_entries()
     )
+
+
+def test_a_channel_errata_is_not_in_is_refused_by_name_and_status_names_the_channel(small):
+    slack, bot, comms, channel, humans = small
+    elsewhere = slack.directory.add_channel("random-talk", humans[1:10], bot_member=False)
+    reply = send_memo(slack, comms, **{"Post in channels": [elsewhere.id]})
+    assert "#random-talk" in reply.errors.get("post_in", ""), reply.errors
+    assert bot.store.memo(1) is None
+
+    slack.close_view(comms)
+    reply = send_memo(slack, comms, **{"Post in channels": [channel.id]})
+    assert not reply.errors
+    wait_for(lambda: bot.store.memo(1) and bot.store.memo(1).state == "sent", what="sent")
+    wait_for(
+        lambda: any(
+            f"Posted in <#{channel.id}>" in m.content() and "Delivered" in m.content()
+            for m in slack.dm(comms)
+        ),
+        what="the status message to name the channel",
+    )
+    slack.command(comms, "/memo", "list")
+    wait_for(
+        lambda: any(f"<#{channel.id}>" in m.content() for m in slack.ephemerals(comms)),
+        what="/memo list to name the channel",
+    )

@@ -6,7 +6,14 @@ from __future__ import annotations
 import pytest
 
 from tests.harness import SCALE, copies_in_dm, notices_in_dm, start_bot, status_fields, wait_for
+from tests.integration.conftest import on_database
 from tests.integration.test_broadcast import send_memo
+
+
+@pytest.fixture
+def bot(bot_on_both):
+    """Every story here runs on SQLite and on PostgreSQL."""
+    return bot_on_both
 
 
 def retract(slack, comms, text="M-1 Sent to the wrong list", **fields):
@@ -28,13 +35,17 @@ def deliver(slack, bot, comms, people, ack=True):
     )
 
 
-@pytest.fixture
-def quick_edits(slack, comms, tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def quick_edits(request, slack, comms, tmp_path):
     """A bot whose edits run at three times Tier 3 (the stand-in allowing as much): the
     story checks what every original shows, not the edit rate (another test does)."""
     slack.rate_limits.set("chat.update", 150)
     bot = start_bot(
-        slack, tmp_path / "quick.db", COMMS_STAFF=comms, SLACK_UPDATE_PER_MINUTE=int(150 * SCALE)
+        slack,
+        tmp_path / "quick.db",
+        COMMS_STAFF=comms,
+        SLACK_UPDATE_PER_MINUTE=int(150 * SCALE),
+        **on_database(request, request.param),
     )
     yield bot
     bot.stop()
@@ -149,7 +160,10 @@ def test_notices_run_at_the_post_ceiling_while_edits_lag(slack, bot, comms):
     ceiling = slack.ceiling_per_second("chat.postMessage")
     # The stand-in allows a burst, then its ceiling: the notices must take no more than 10% longer.
     allowed = max(0.0, (len(posts) - slack.burst("chat.postMessage")) / ceiling)
-    assert span <= allowed * 1.1 + 0.5, (span, allowed)
+    # On PostgreSQL each claim and outcome is a transaction of network round trips under
+    # the one write lock: the notices keep to within 60% over (docs/benchmarks.md).
+    slack_over = 1.6 if bot.store.shared else 1.1
+    assert span <= allowed * slack_over + 0.5, (span, allowed)
 
 
 def test_unknown_and_already_retracted_ids_are_answered_privately(slack, bot, comms):
