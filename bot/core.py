@@ -42,6 +42,7 @@ from bot.domain import (
     merge_recipients,
 )
 from bot.fanout import Outbox
+from bot.lease import Leadership
 from bot.platform import Interactive, Platform
 from bot.reminders import Reminders
 from bot.status import StatusBoard
@@ -112,6 +113,17 @@ class Core:
     # ------------------------------------------------------------ lifecycle
 
     def start(self, *, scheduler: bool = True) -> None:
+        """Answer requests from now on; send once this instance holds the lease (at once on
+        SQLite; on PostgreSQL when no other instance holds it: bot/lease.py)."""
+        self._with_scheduler = scheduler
+        self.leadership = Leadership(
+            self.store, self.settings.lease_seconds, self._lead, self._step_down
+        )
+        self.leadership.start()
+
+    def _lead(self) -> None:
+        """This instance sends: what a dead sender left in flight is checked first."""
+        scheduler = self._with_scheduler
         recovered = self.store.recover_in_flight(self.clock.now())
         if any(recovered.values()):
             log.warning("in doubt after restart, to be checked before any resend: %s", recovered)
@@ -215,7 +227,22 @@ class Core:
             except Exception:
                 log.exception("the retraction sweep failed; it runs again shortly")
 
+    def _step_down(self) -> None:
+        """Another instance sends now (or the lease could not be renewed): stop sending."""
+        self._sweeping.set()
+        if self._sweeper is not None:
+            self._sweeper.join(5)
+        if self.scheduler:
+            self.scheduler.stop()
+            self.scheduler = None
+        self.outbox.stop()
+        self.channels.stop()
+        self.status.stop()
+
     def stop(self) -> None:
+        leadership = getattr(self, "leadership", None)
+        if leadership is not None:
+            leadership.stop()
         self._sweeping.set()
         if self._sweeper is not None:
             self._sweeper.join(5)
@@ -227,6 +254,8 @@ class Core:
         self.outbox.stop()
         self.channels.stop()
         self.status.stop()
+        if leadership is not None:
+            leadership.release()  # nothing of ours is in flight: the next sender starts now
 
     # ------------------------------------------------------------ roles
 
