@@ -29,10 +29,12 @@ from concurrent.futures import ThreadPoolExecutor
 import _common as c
 
 
-def run(people: int, clients: int, repeat: float, scale: float, seed: int) -> dict:
-    slack = c.stand_in(people, scale)
-    humans = slack.directory.active_humans()
-    comms = humans[0]
+def run(people: int, clients: int, repeat: float, scale: float, seed: int, during: int = 0) -> dict:
+    """`during` > 0: the memo also goes to that many more people, and the clicks come
+    while their copies are still going out (the fan-out and the clicks share the bot)."""
+    slack = c.stand_in(people + during, scale)
+    everyone = slack.directory.active_humans()
+    comms = everyone[0]
     bot = c.BotProcess(slack, scale, comms)
     store = bot.store
     try:
@@ -49,17 +51,33 @@ def run(people: int, clients: int, repeat: float, scale: float, seed: int) -> di
             },
         )
         ceiling = slack.ceiling_per_second("chat.postMessage")
-        c.wait_for(
-            lambda: store.memo(1).state == "sent", people / ceiling * 3 + 60, "the fan-out", 0.2
-        )
-        copies = {}
-        for person in humans:
-            for m in slack.dm(person):
-                if (m.metadata or {}).get("event_type") == c.COPY_EVENT:
-                    copies[person] = m
+
+        def delivered() -> dict:
+            found = {}
+            for person in everyone:
+                for m in slack.dm(person):
+                    if (m.metadata or {}).get("event_type") == c.COPY_EVENT:
+                        found[person] = m
+            return found
+
+        if during:
+            copies = c.wait_for(
+                lambda: (d := delivered()) and len(d) >= people and d,
+                people / ceiling * 3 + 60,
+                "the first copies",
+                0.05,
+            )
+            copies = dict(list(copies.items())[:people])
+        else:
+            c.wait_for(
+                lambda: store.memo(1).state == "sent", people / ceiling * 3 + 60, "the fan-out", 0.2
+            )
+            copies = delivered()
+            time.sleep(1.0)  # let the status board's last refresh pass
+        humans = list(copies)
+        pending_at_start = store.memo_counts(1).pending
         clicks = list(humans) + random.Random(seed).sample(humans, round(len(humans) * repeat))
         random.Random(seed).shuffle(clicks)
-        time.sleep(1.0)  # let the status board's last refresh pass
 
         def click(person: str):
             return slack.click(person, copies[person], "Acknowledge")
@@ -69,6 +87,7 @@ def run(people: int, clients: int, repeat: float, scale: float, seed: int) -> di
         with ThreadPoolExecutor(clients) as pool:
             replies = list(pool.map(click, clicks))
         burst = time.monotonic() - started
+        pending_at_end = store.memo_counts(1).pending
         c.wait_for(
             lambda: store.memo_counts(1).acknowledged >= people, 120, "every click recorded", 0.05
         )
@@ -108,6 +127,7 @@ def run(people: int, clients: int, repeat: float, scale: float, seed: int) -> di
             "bot_cpu_s": round(cpu, 2),
             "bot_cpu_ms_per_click": round(cpu / len(clicks) * 1000, 2),
             "bot_log_errors": bot.log_errors(),
+            "copies_still_to_send": [pending_at_start, pending_at_end],
         }
     finally:
         bot.stop()
@@ -134,13 +154,25 @@ def main(argv: list[str] | None = None) -> int:
         help="time scale of Slack's limits for the fan-out before the burst (default 20)",
     )
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--during-fanout",
+        type=int,
+        default=0,
+        metavar="N",
+        help="the memo also goes to N more people: the clicks come during their fan-out",
+    )
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = p.parse_args(argv)
 
     c.print_machine()
     print("layout: stand-in Slack and the 50 clicking clients in this process; the bot as")
     print("        `python -m bot` (waitress, 16 threads) in its own process.\n")
-    r = run(args.clicks, args.clients, args.repeat, args.scale, args.seed)
+    r = run(args.clicks, args.clients, args.repeat, args.scale, args.seed, args.during_fanout)
+    if args.during_fanout:
+        start, end = r["copies_still_to_send"]
+        print(
+            f"during the fan-out: {start:,} copies still to send at the first click, {end:,} at the last"
+        )
     print(
         c.table(
             [
