@@ -196,6 +196,9 @@ class BotProcess:
             stderr=subprocess.STDOUT,
         )
         self._store = None
+        # The store: SQLite in the work folder, or PostgreSQL when DATABASE_URL is given.
+        self.database = str(settings.get("DATABASE_URL") or self.db_path)
+        self._audit_key = str(settings["AUDIT_KEY"]).encode() if settings.get("AUDIT_KEY") else None
         slack.bot_url = self.url
 
     def wait_ready(self, timeout: float = 60.0) -> None:
@@ -216,7 +219,7 @@ class BotProcess:
         if self._store is None:
             from bot.store import Store
 
-            self._store = Store(str(self.db_path))
+            self._store = Store(self.database, audit_key=self._audit_key)
         return self._store
 
     def wait_directory(self, timeout: float) -> None:

@@ -2,6 +2,7 @@
 
     python bench/fanout.py                      # N = 1,000 and 10,000, about a minute each
     python bench/fanout.py --people 5000 --seconds 30
+    python bench/fanout.py --postgres           # the store on a throwaway PostgreSQL server
 
 For each N: a fresh stand-in Slack (in this process) enforcing Slack's
 published limits (chat.postMessage: 300 a minute per workspace, 1 a second per
@@ -20,16 +21,17 @@ bot's CPU time per copy.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections import Counter
 
 import _common as c
 
 
-def run(people: int, scale: float) -> dict:
+def run(people: int, scale: float, database: dict | None = None) -> dict:
     slack = c.stand_in(people, scale)
     comms = slack.directory.active_humans()[0]
-    bot = c.BotProcess(slack, scale, comms)
+    bot = c.BotProcess(slack, scale, comms, **(database or {}))
     try:
         bot.wait_ready()
         bot.wait_directory(timeout=120)
@@ -108,8 +110,34 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--scale", type=float, default=None, help="fixed time scale instead of --seconds"
     )
+    p.add_argument(
+        "--postgres",
+        action="store_true",
+        help="the store on PostgreSQL: a throwaway server (fsync on), a fresh database per run",
+    )
+    p.add_argument(
+        "--no-fsync",
+        action="store_true",
+        help="with --postgres: the server without fsync (the disk's share of the time, apart)",
+    )
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = p.parse_args(argv)
+    server = None
+    if args.postgres:
+        sys.path.insert(0, str(c.ROOT))
+        from tests.postgres import PostgresServer
+
+        server = PostgresServer(durable=not args.no_fsync).start()
+        fsync = "off" if args.no_fsync else "on"
+        print(f"store: PostgreSQL (throwaway server on port {server.port}, fsync {fsync})")
+    try:
+        return _runs(args, server)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _runs(args, server) -> int:
 
     c.print_machine()
     print("layout: stand-in Slack in this process, the bot as `python -m bot` (own process);")
@@ -120,7 +148,11 @@ def main(argv: list[str] | None = None) -> int:
         scale = args.scale or people / (c.POST_PER_MINUTE / 60 * args.seconds)
         started = time.monotonic()
         print(f"N = {people:,}: time scale {scale:.2f} ...", flush=True)
-        result = run(people, scale)
+        database = None
+        if server is not None:
+            database = {"DATABASE_URL": server.create_database(), "AUDIT_KEY": "b" * 32}
+        result = run(people, scale, database)
+        result["store"] = "postgresql" if server is not None else "sqlite"
         results.append(result)
         print(
             f"  efficiency {result['efficiency']:.3f} of the ceiling"
