@@ -6,23 +6,25 @@ half a change, and the audit chain is appended by one writer at a time.
 Connections are per thread (bolt listeners, the outbox workers and the scheduler
 all run on their own threads).
 
-The one dialect spot. The SQL everywhere else is meant to run on PostgreSQL too;
-what is SQLite's alone, and what a PostgreSQL `Database` would do instead:
+The one dialect spot, with postgres.py (`path` may be a postgresql:// URL: then the
+same functions run on PostgreSQL, for several instances). What is SQLite's alone, and
+what PostgreSQL does instead:
 - here: the PRAGMAs on connect (busy_timeout, foreign_keys, synchronous) and
-  `journal_mode = WAL` in `migrate`; `BEGIN IMMEDIATE` in `_write()` (PostgreSQL:
-  BEGIN, with row locks, or SERIALIZABLE); `backup()` (SQLite's online backup);
-- schema.py: the tables are made with sqlite-utils' `create`/`add_column`;
-- `cursor.lastrowid` after an INSERT (memos.create_memo, reminders.queue_escalations;
-  PostgreSQL: `RETURNING id`);
-- scalar `max(a, b)` in queries.report_rows (PostgreSQL: `greatest`) and `julianday()`
-  in queries.median_seconds_to_seen (PostgreSQL: `extract(epoch from ...)`);
-- the parameters are sqlite3's `?` and `:name` (psycopg wants `%s`, `%(name)s`), and
-  the mixins call sqlite-utils' `db.query`/`db.execute`/`db.conn.executemany`: a
-  PostgreSQL `Database` would hand them an object with the same three calls;
+  `journal_mode = WAL` in `migrate`; `BEGIN IMMEDIATE` in `_write()` (PostgreSQL: a
+  transaction under `pg_advisory_xact_lock`); `backup()` (SQLite's online backup;
+  PostgreSQL: pg_dump); the sender's lease (always held on SQLite; a row on PostgreSQL);
+- schema.py: the tables are made with sqlite-utils' `create`/`add_column` (PostgreSQL:
+  the schema they make is read back and translated, postgres.py says how);
+- the parameters are sqlite3's `?` and `:name`, and the mixins call sqlite-utils'
+  `db.query`/`db.execute`/`db.conn.executemany`: postgres.Connection offers those calls
+  and translates the parameters;
+- claims add `FOR UPDATE OF x SKIP LOCKED` on PostgreSQL (outbox._claim, by `dialect`);
 - times are ISO-8601 text (bot.clock.to_text), compared as text: portable as it is.
 Already portable: `INSERT ... ON CONFLICT DO NOTHING` / `DO UPDATE` (SQLite >= 3.24;
-the store once used `INSERT OR IGNORE`), `UPDATE ... RETURNING` (SQLite >= 3.35), and
-times passed as parameters, never `datetime('now')`.
+the store once used `INSERT OR IGNORE`), `INSERT/UPDATE ... RETURNING` (SQLite >= 3.35;
+new ids are read with `RETURNING id`, never `lastrowid`), CASE instead of scalar
+`max(a, b)`, the time to seen computed in Python (no julianday), and times passed as
+parameters, never `datetime('now')`.
 """
 
 from __future__ import annotations
