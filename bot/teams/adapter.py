@@ -20,6 +20,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -55,6 +56,7 @@ from bot.platform import StatusReport
 from bot.store import Store
 from bot.teams import cards
 from bot.teams.auth import AppTokens, InboundAuth, TokenError, cloud_of
+from bot.teams.channels import TeamsChannels
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +70,7 @@ CHAT_KEY = "teams requests (per chat)"
 UNCONFIRMED = "unconfirmed: Teams gave no answer and a bot cannot read the chat back"
 
 
-class TeamsPlatform:
+class TeamsPlatform(TeamsChannels):
     name = TEAMS
 
     def __init__(self, settings: Settings, store: Store, clock: Clock, *, timeout: float = 15.0):
@@ -95,6 +97,7 @@ class TeamsPlatform:
         self._conversations: OrderedDict[str, Budget] = OrderedDict()
         self._lock = threading.Lock()
         self._clients: dict[str, ApiClient] = {}
+        self._channels_init()
         self.cloud = cloud_of(settings)
         # Our own client-credentials fetch, not MSAL (see bot.teams.auth), so that an
         # overridden login endpoint works; every Bot Connector call carries its token.
@@ -365,6 +368,8 @@ class TeamsPlatform:
 
     def find_sent(self, kind: str, item_id: int, recipient_id: str, since: datetime) -> Outcome:
         """Teams cannot be asked: count it as delivered, and say it is unconfirmed."""
+        if kind in ("post", "post_notice"):  # in a channel: its id is the recipient's
+            return Sent(recipient_id, "", note=UNCONFIRMED)
         reference = self.reference(recipient_id)
         return Sent(reference.get("conversation_id") or "", "", note=UNCONFIRMED)
 
@@ -492,7 +497,7 @@ class TeamsPlatform:
             " another audience."
             for team_id in audience.groups
             if self.store.group(TEAMS, team_id) is None
-        ]
+        ] + self.post_problems(audience.posts)
 
     def members_of_group(self, team_id: str) -> list[str]:
         return [person.id for person in self._team_members(team_id)]
@@ -501,16 +506,22 @@ class TeamsPlatform:
         """A team's roster, page by page; each member is remembered so they can be messaged."""
         team = self.store.group(TEAMS, team_id) or {}
         reference = json.loads(team.get("reference") or "{}")
+        return [person for page in self._member_pages(team_id, reference) for person in page]
+
+    def _member_pages(self, conversation_id: str, reference: dict) -> Iterator[list[Recipient]]:
+        """A team's (or channel's) roster a page (up to 500) at a time
+        (GET /v3/conversations/{id}/pagedmembers); each page's members are remembered,
+        in one write, so they can be messaged."""
         service_url = self._service_url(reference)
         client = self.client(service_url)
-        members: list[Recipient] = []
         token = None
         for _ in range(10_000):
             result = self.call(
-                None, lambda t=token: client.conversations.get_paged_members(team_id, 500, t)
+                None,
+                lambda t=token: client.conversations.get_paged_members(conversation_id, 500, t),
             )
             if isinstance(result, OUTCOMES):
-                raise LookupError(f"roster of {team_id}: {result}")
+                raise LookupError(f"roster of {conversation_id}: {result}")
             page = [
                 {
                     "id": member.aad_object_id or member.id,
@@ -528,11 +539,10 @@ class TeamsPlatform:
             ]
             # One write per page of up to 500 members, not one per member.
             self.store.remember_people(TEAMS, page, self.clock.now())
-            members.extend(Recipient(TEAMS, p["id"], p["name"]) for p in page)
+            yield [Recipient(TEAMS, p["id"], p["name"]) for p in page]
             token = result.continuation_token
             if not token:
-                return members
-        return members
+                return
 
     def resolve_audience(self, audience: Audience) -> list[Recipient]:
         found: list[list[Recipient]] = []

@@ -327,6 +327,8 @@ def audience_text(memo: Memo) -> str:
             parts.append(f"{len(audience.channels)} channel(s)" + on)
         if audience.groups:
             parts.append(f"{len(audience.groups)} team(s) or group(s)" + on)
+        if audience.posts:
+            parts.append(f"posted in {len(audience.posts)} channel(s)" + on)
     return "; ".join(parts) or "nobody"
 
 
@@ -412,9 +414,11 @@ def compose_dialog(
     other_platforms: dict[str, list[dict]],
     errors: dict[str, str] | None = None,
     values: dict | None = None,
+    channels: list[dict] | None = None,
 ) -> AdaptiveCard:
     """The "New memo" form, with the Slack modal's labels. `other_platforms`: when Slack
-    is configured too, its user groups (so one memo can reach both)."""
+    is configured too, its user groups (so one memo can reach both). `channels`: the
+    channels of teams the app is installed in ({id, name}), for "Post in channels"."""
     errors = errors or {}
     values = values or {}
 
@@ -461,6 +465,17 @@ def compose_dialog(
                 value=values.get("teams"),
             )
         )
+    if channels:
+        body.append(
+            ChoiceSetInput(
+                id="post_channels",
+                label="Post in channels",
+                is_multi_select=True,
+                choices=[Choice(title=c["name"] or c["id"], value=c["id"]) for c in channels[:100]],
+                value=values.get("post_channels"),
+            )
+        )
+    body.append(error("post_channels"))
     body.append(
         ToggleInput(
             id="everyone",

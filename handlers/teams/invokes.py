@@ -16,6 +16,7 @@ from bot.domain import (
     retract_errors,
 )
 from bot.teams import cards
+from bot.teams import channels as channel_cards
 from bot.teams.adapter import TEAMS, TeamsPlatform
 from handlers.teams.activity import an_id, an_object, many, person_id, true
 
@@ -69,6 +70,8 @@ class Invokes:
         core = self.core
         if verb == cards.REFRESH:
             return self._refresh(person, data)
+        if verb in (channel_cards.CHANNEL_ACKNOWLEDGE, channel_cards.CHANNEL_SEEN):
+            return self._channel_click(person, verb, data)
         if verb == cards.ACKNOWLEDGE:
             copy_id = an_id(data.get("copy_id"))
             click = core.acknowledge(copy_id, person, TEAMS) if copy_id else None
@@ -125,6 +128,27 @@ class Invokes:
                 )
             return _card(cards.memo_status_card(done, core.answers.status(memo_id).counts))
         return _message("That button is not something Errata knows.")
+
+    def _channel_click(self, person: str, verb: str, data: dict) -> dict:
+        """Acknowledge or I've seen this on a card in a channel: everyone's card, so the
+        answer is a private message to the clicker and the card itself is left alone (its
+        count changes for all, bot.channels)."""
+        post_id = an_id(data.get("post_id"))
+        channels = self.core.channels
+        if verb == channel_cards.CHANNEL_ACKNOWLEDGE:
+            click = channels.acknowledge(post_id, person, TEAMS) if post_id and person else None
+        else:
+            click = channels.seen(post_id, person, TEAMS) if post_id and person else None
+        outcome = click.outcome if click else "unknown"
+        if outcome in ("recorded", "already"):
+            if verb == channel_cards.CHANNEL_SEEN:
+                return _message(channel_cards.SEEN_TEXT)
+            memo = self.core.answers.memo(click.memo_id)
+            return _message(channel_cards.acknowledged_text(memo.label if memo else "this memo"))
+        if outcome == "not_member":
+            return _message(channel_cards.NOT_MEMBER)
+        refused = _ACK_REFUSED if verb == channel_cards.CHANNEL_ACKNOWLEDGE else _SEEN_REFUSED
+        return _message(refused.get(outcome, refused["unknown"]))
 
     def _user_id(self, person: str) -> str | None:
         """The person's Teams user ID (29:...): a card's refresh names it."""
@@ -215,6 +239,7 @@ class Invokes:
             other_platforms=others,
             errors=errors,
             values=values,
+            channels=self.teams.postable_channels(),
         )
 
     def _submit_dialog(self, person: str, data: dict) -> dict:
@@ -254,6 +279,7 @@ class Invokes:
                 groups=many(data.get("teams")),
                 everyone=true(data.get("everyone")),
                 platform=TEAMS,
+                posts=many(data.get("post_channels")),
             )
         ]
         if "slack" in core.platforms:
@@ -284,6 +310,11 @@ class Invokes:
         )
         errors.update(deadline_errors)
         errors.update({k.replace("deadline", "send_at"): v for k, v in send_at_errors.items()})
+        if not errors:
+            problems = core.audience_problems(audiences)
+            if problems:
+                posting = any(p.startswith("Errata cannot post") for p in problems)
+                errors = {"post_channels" if posting else "people": " ".join(problems)[:1900]}
         if errors:
             return _dialog(
                 "New memo",

@@ -476,7 +476,7 @@ class TeamsActor:
             p,
             self._conversation_of(p, conv),
             head={"name": "adaptiveCard/action"},
-            channel_data=self._invoke_channel_data(current.id),
+            channel_data=self._invoke_channel_data(current.id, conv),
         )
         activity["replyToId"] = current.id
         activity["value"] = value
@@ -493,6 +493,11 @@ class TeamsActor:
             raise LookupError(f"no message {message.id} in {message.conversation_id}")
         if conv.kind == "personal" and conv.user_id != p.id:
             raise LookupError(f"message {message.id} is not in {p.name}'s chat with the bot")
+        if conv.kind == "channel":
+            team = self.t.directory.team(conv.team_id or "")
+            if team is None or not team.has_member(p.id):
+                # A channel's posts are shown to the members of its team only.
+                raise LookupError(f"{p.name} is not a member of the team of {conv.id}")
         if msg.deleted:
             raise LookupError(f"message {message.id} was deleted")
         return conv, msg
@@ -553,7 +558,7 @@ class TeamsActor:
                 p,
                 conversation,
                 head={"name": "adaptiveCard/action"},
-                channel_data=self._invoke_channel_data(current.id),
+                channel_data=self._invoke_channel_data(current.id, conv),
             )
             activity["replyToId"] = current.id
             activity["value"] = value
@@ -596,13 +601,30 @@ class TeamsActor:
                 "tenantId": self.t.tenant_id,
                 "id": conv.id,
             }
-        team = self.t.team(conv.team_id or "")
-        return self._team_conversation(team)
+        # A channel (General's id is the team's) or a thread in one: Teams names the
+        # conversation the card is in.
+        return {
+            "isGroup": True,
+            "conversationType": "channel",
+            "tenantId": self.t.tenant_id,
+            "id": conv.id,
+        }
 
-    def _invoke_channel_data(self, reply_to: str | None) -> dict[str, Any]:
+    def _invoke_channel_data(
+        self, reply_to: str | None, conv: Conversation | None = None
+    ) -> dict[str, Any]:
         out: dict[str, Any] = {"tenant": {"id": self.t.tenant_id}, "source": {"name": "message"}}
         if reply_to:
             out["legacy"] = {"replyToId": reply_to}
+        if conv is not None and conv.kind == "channel" and conv.team_id:
+            # An invoke from a card in a channel carries its team and channel
+            # (msteams-docs bots/how-to/conversations/channel-and-group-conversations.md).
+            channel = conv.id.split(";messageid=", 1)[0]
+            team = self.t.team(conv.team_id)
+            out["teamsChannelId"] = channel
+            out["teamsTeamId"] = team.id
+            out["channel"] = {"id": channel}
+            out["team"] = team.to_team_info()
         return out
 
     def _submit_message(
@@ -723,7 +745,7 @@ class TeamsActor:
             p,
             self._conversation_of(p, conv),
             head={"name": "task/fetch"},
-            channel_data=self._invoke_channel_data(current.id),
+            channel_data=self._invoke_channel_data(current.id, conv),
         )
         activity["replyToId"] = current.id
         activity["value"] = value

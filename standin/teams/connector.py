@@ -368,6 +368,10 @@ class Connector:
         conv = self.state.conversation(cid)
         if conv is None:
             return error(404, "ConversationNotFound", "Conversation not found.")
+        if ";messageid=" in cid and not self._thread_root(cid):
+            # A reply in a channel thread names its root post ("Send a message to a
+            # channel thread": POST /v3/conversations/{channelId};messageid={id}/activities).
+            return error(404, "ConversationNotFound", "The thread's root message was not found.")
         problem = self._check_activity(body) or self._writable(conv, "activities.send")
         if problem:
             return problem
@@ -376,6 +380,17 @@ class Connector:
         msg = self._message_from(conv, body, reply_to)
         self.state.add_message(conv, msg)
         return 201, {"id": msg.id}
+
+    def _thread_root(self, cid: str) -> Message | None:
+        """The post a thread ("<channel id>;messageid=<root>") hangs under: a bot's card
+        posted in the channel, or a person's message that started the thread."""
+        channel, _, root = cid.partition(";messageid=")
+        for where in (channel, cid):
+            conv = self.state.conversations.get(where)
+            msg = conv.by_id.get(root) if conv else None
+            if msg is not None and not msg.deleted:
+                return msg
+        return None
 
     def _bot_message(
         self, cid: str, aid: str

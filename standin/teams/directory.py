@@ -324,6 +324,17 @@ class TeamsDirectory:
             if t.bot_installed:
                 self._team_reach[p.id] = self._team_reach.get(p.id, 0) + 1
 
+    def add_channel(self, team: str | Team, name: str) -> str:
+        """A standard channel in ``team`` (its members are the team's); its id. Listed by
+        GET /v3/teams/{teamId}/conversations (msteams-docs bots/how-to/get-teams-context.md)."""
+        with self._lock:
+            t = self.team(team)
+            if t is None:
+                raise LookupError(f"no team {team!r}")
+            cid = thread_id(self._rng)
+            t.channels.append({"id": cid, "name": name})
+            return cid
+
     def set_bot_installed(self, team: str | Team, installed: bool) -> None:
         with self._lock:
             t = self.team(team)

@@ -580,6 +580,14 @@ class StandInTeams(LoopbackServer):
         """What the bot posted in a team's General channel."""
         return [m for m in self.messages(self.team(team).id) if m.sender == "bot"]
 
+    def channel_posts(self, channel_id: str) -> list[Message]:
+        """What the bot posted in a channel (each post the root of a thread)."""
+        return [m for m in self.messages(channel_id) if m.sender == "bot"]
+
+    def thread(self, channel_id: str, root_id: str) -> list[Message]:
+        """Replies in the thread of post ``root_id`` in a channel, oldest first."""
+        return self.messages(f"{channel_id};messageid={root_id}")
+
     def invokes(self, user: str | TeamsPerson) -> list[InvokeRecord]:
         """Invokes sent as ``user`` and what became of the bot's answers."""
         with self.state.lock:
