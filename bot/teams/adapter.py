@@ -337,7 +337,14 @@ class TeamsPlatform(TeamsChannels):
         reminder: Reminder,
     ) -> Outcome:
         if notice is not None:
-            card = cards.retraction_reminder_card(memo, retraction, notice.id, reminder.seq)
+            post = self.store.post(notice.post_id) if notice.post_id else None
+            card = cards.retraction_reminder_card(
+                memo,
+                retraction,
+                notice.id,
+                reminder.seq,
+                where=(post.channel_name or "the channel") if post else None,
+            )
             return self._send(notice.recipient_id, card, f"Reminder: {memo.label} was retracted")
         card = cards.acknowledgement_reminder_card(
             memo, copy.id, refresh_for=self._user_id(copy.recipient_id)

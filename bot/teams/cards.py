@@ -177,8 +177,14 @@ def notice_card(
 
 
 def retraction_reminder_card(
-    memo: Memo, retraction: Retraction, notice_id: int, number: int, seen_at: datetime | None = None
+    memo: Memo,
+    retraction: Retraction,
+    notice_id: int,
+    number: int,
+    seen_at: datetime | None = None,
+    where: str | None = None,
 ) -> AdaptiveCard:
+    """`where`: the channel whose thread holds the notice, when it was posted there."""
     seen = (
         _text(f"✅ You confirmed you have seen this {when(seen_at)}.", color="Good")
         if seen_at
@@ -194,7 +200,12 @@ def retraction_reminder_card(
         _text(
             f"{memo_label(memo.id)}, sent {when(memo.created_at)}, was **sent in error** and retracted"
             f" {when(retraction.retracted_at)}. **Reason:** {retraction.reason}\n\n"
-            "Read the retraction notice above in this chat and confirm you have seen it."
+            + (
+                f"Read the retraction notice in the thread of the memo in {where} and confirm"
+                " you have seen it (here or there)."
+                if where
+                else "Read the retraction notice above in this chat and confirm you have seen it."
+            )
         ),
         _text(f"Reminder {number}", is_subtle=True) if number else None,
         seen,

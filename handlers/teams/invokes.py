@@ -163,6 +163,8 @@ class Invokes:
         if (activity.get("conversation") or {}).get("conversationType") != "personal":
             conversation = None
         item, its_card = delivered
+        if getattr(item, "post_id", None):
+            item = None  # reached through a channel card: everyone's, never edited for one
         edits = []
         if isinstance(conversation, str) and isinstance(clicked, str) and clicked:
             edits.append((conversation, clicked, card))

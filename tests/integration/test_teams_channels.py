@@ -11,10 +11,12 @@ from __future__ import annotations
 import csv
 import io
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot import reports
+from bot.clock import SettableClock
 from tests.harness import stand_in_teams, start_teams_bot, teams_copies, teams_notices, wait_for
 from tests.integration.test_teams import TITLE, aad, answer_to
 
@@ -36,12 +38,21 @@ def world(tmp_path):
     comms = members[0]
     outsiders = [p for p in teams.directory.people if not team.has_member(p.id)]
     named = members[-3:] + outsiders[:1]
-    bot = start_teams_bot(teams, tmp_path / "errata.db", COMMS_STAFF=aad(comms))
+    clock = SettableClock(datetime.now(UTC).replace(microsecond=0))
+    bot = start_teams_bot(
+        teams,
+        tmp_path / "errata.db",
+        clock=clock,
+        COMMS_STAFF=aad(comms),
+        WORKING_HOURS="off",
+        RETRACTION_REMIND_AFTER="1h",
+        MAX_REMINDERS="1",
+    )
     for person in [comms, *named]:
         assert teams.install(person).ok
     assert all(r.ok for r in teams.install_in_team(team))
     wait_for(lambda: bot.store.group("teams", team.id), what="the team install recorded")
-    yield teams, bot, team, channel, comms, members, named
+    yield teams, bot, clock, team, channel, comms, members, named
     bot.stop()
     teams.stop()
 
@@ -54,13 +65,17 @@ def compose(teams, comms, values: dict):
     )
 
 
+def reminders_of(teams, person) -> list:
+    return [m for m in teams.chat(person) if m.content().startswith("Reminder: ")]
+
+
 def channel_card(teams, channel):
     return wait_for(lambda: teams.channel_posts(channel), what="the card in the channel")
 
 
 @pytest.mark.slow
 def test_a_memo_posted_in_a_team_channel_is_tracked_per_person_and_retracted(world):
-    teams, bot, team, channel, comms, members, named = world
+    teams, bot, clock, team, channel, comms, members, named = world
     channel_name = f"{ORG_WIDE} › {CHANNEL}"
     reply = compose(
         teams,
@@ -149,6 +164,28 @@ def test_a_memo_posted_in_a_team_channel_is_tracked_per_person_and_retracted(wor
     teams.invoke_action(newcomer, notice, "I've seen this")
     assert bot.store.retraction_counts(1).seen == 50
 
+    # A reminder by DM, only to those who have not confirmed; it points at the channel,
+    # and a click on it leaves the channel's notice (everyone's) as it is.
+    clock.advance(timedelta(hours=2))
+    bot.core.reminders.sweep()
+    unconfirmed = len(members) + 1 - 50
+    wait_for(
+        lambda: (
+            bot.store._rows("SELECT count(*) AS n FROM reminders WHERE state = 'delivered'")[0]["n"]
+            == unconfirmed
+        ),
+        timeout=60,
+        what="a reminder to each unconfirmed person",
+    )
+    assert all(not reminders_of(teams, p) for p in seers)
+    reminded = others[-1]
+    [reminder] = reminders_of(teams, reminded)
+    assert f"in the thread of the memo in {channel_name}" in reminder.content()
+    assert teams.invoke_action(reminded, reminder, "I've seen this").ok
+    wait_for(lambda: bot.store.retraction_counts(1).seen == 51, what="seen from the reminder")
+    seers.append(reminded)
+    assert teams.thread(channel, post.id)[0].buttons() == ["I've seen this"]
+
     # The report: one row per person, where each got it and who confirmed.
     rows = {r["recipient_id"]: r for r in report(bot)}
     assert len(rows) == len(members) + 1
@@ -159,10 +196,11 @@ def test_a_memo_posted_in_a_team_channel_is_tracked_per_person_and_retracted(wor
     for person_id, row in rows.items():
         assert bool(row["seen_at"]) == (person_id in {aad(p) for p in seers}), person_id
         assert row["retraction_status"] == "delivered", person_id
+        assert row["reminders_sent"] == ("0" if person_id in {aad(p) for p in seers[:50]} else "1")
 
 
 def test_a_channel_of_a_team_errata_has_left_is_refused_by_name(world):
-    teams, bot, team, channel, comms, members, named = world
+    teams, bot, clock, team, channel, comms, members, named = world
     menu = answer_to(teams, comms, "memo", "New memo")
     assert teams.open_dialog(comms, menu, "New memo").ok  # offers the channel, then...
     teams.uninstall_from_team(team)
