@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.standin.teams.conftest import card, card_activity
 
 
@@ -189,3 +191,34 @@ def test_unknown_routes_and_stats(connector, teams):
     stats = teams.stats()
     assert stats["conversations.create"]["accepted"] == 1
     assert stats["token"]["accepted"] == 1
+
+
+def test_channels_threads_and_who_may_click_a_channel_card(connector, teams, bot):
+    team = teams.directory.teams[1]
+    channel = teams.directory.add_channel(team, "Announcements")
+    chans = connector.call("GET", f"v3/teams/{team.id}/conversations").json()
+    assert chans == {
+        "conversations": [{"id": team.id, "name": None}, {"id": channel, "name": "Announcements"}]
+    }
+    button = {"type": "Action.Execute", "title": "Acknowledge", "verb": "ack"}
+    posted = connector.send(channel, card_activity(card(actions=[button])))
+    assert posted.status == 201
+    root = posted.json()["id"]
+    # A reply in the post's thread; a thread whose root does not exist is not found.
+    reply = connector.send(f"{channel};messageid={root}", {"type": "message", "text": "Notice"})
+    assert reply.status == 201
+    assert [m.text for m in teams.thread(channel, root)] == ["Notice"]
+    missing = connector.send(f"{channel};messageid=123", {"type": "message", "text": "Lost"})
+    assert (missing.status, missing.code) == (404, "ConversationNotFound")
+    # Any member of the team may click the card; the invoke names the channel and team.
+    [post] = teams.channel_posts(channel)
+    member = teams.directory.person(team.members[0])
+    sent = teams.invoke_action(member, post, "Acknowledge").request
+    assert sent["name"] == "adaptiveCard/action" and sent["replyToId"] == root
+    assert sent["conversation"]["id"] == channel
+    assert sent["conversation"]["conversationType"] == "channel"
+    assert sent["channelData"]["channel"] == {"id": channel}
+    assert sent["channelData"]["team"]["id"] == team.id
+    outsider = next(p for p in teams.directory.people if not team.has_member(p.id))
+    with pytest.raises(LookupError):
+        teams.invoke_action(outsider, post, "Acknowledge")
