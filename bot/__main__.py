@@ -274,8 +274,7 @@ def _limits(args) -> int:
         )
     print(
         "Rates are calls a minute. A learned rate is forgotten slowly: half its distance to the"
-        " setting per day."
-        + ("" if learning else " LEARN_RATES is false: the settings are caps.")
+        " setting per day." + ("" if learning else " LEARN_RATES is false: the settings are caps.")
     )
     return 0
 

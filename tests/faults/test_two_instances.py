@@ -142,7 +142,13 @@ def test_two_instances_survive_the_sender_killed_in_each_fan_out(tmp_path, postg
                 assert time.monotonic() - killed < LEASE_SECONDS + 10, "nobody took over"
                 time.sleep(0.3)
             takeovers.append(first_after() - killed)
-            assert instances.leader() == survivor[0]
+            # The lease row names the survivor (a send seen "after" the kill can still be
+            # one the dead leader had on the wire: wait for the row, with a deadline).
+            wait_for(
+                lambda: instances.leader() == survivor[0],
+                timeout=LEASE_SECONDS + 10,
+                what="the survivor to hold the lease",
+            )
             instances.start(instances.dead)  # back, as a follower
 
         # ---- the memo, submitted to whichever instance the balancer picks

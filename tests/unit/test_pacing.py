@@ -140,11 +140,11 @@ def test_the_status_estimate_uses_the_learned_rates():
     from bot.platform import StatusReport
     from bot.status import finish_estimate
 
-    class Platform:
-        budgets = {"post": Budget(600), "edit": Budget(60)}
+    budgets = {"post": Budget(600), "edit": Budget(60)}
 
+    class Platform:
         def budget(self, stream):
-            return self.budgets[stream]
+            return budgets[stream]
 
     class Memo:
         state = "sending"
