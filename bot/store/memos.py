@@ -240,13 +240,16 @@ class MemosMixin:
         ).fetchone()
         if not row or row[0] != MEMO_SENDING or row[1] is None:
             return
-        open_copies = db.execute(
-            "SELECT 1 FROM copies WHERE memo_id = ? AND state IN (?, ?, ?) LIMIT 1",
-            [memo_id, PENDING, SENDING, WAITING],  # waiting: for its channel post
-        ).fetchone() or db.execute(
-            "SELECT 1 FROM posts WHERE memo_id = ? AND state IN (?, ?, ?) LIMIT 1",
-            [memo_id, PENDING, SENDING, WAITING],
-        ).fetchone()
+        open_copies = (
+            db.execute(
+                "SELECT 1 FROM copies WHERE memo_id = ? AND state IN (?, ?, ?) LIMIT 1",
+                [memo_id, PENDING, SENDING, WAITING],  # waiting: for its channel post
+            ).fetchone()
+            or db.execute(
+                "SELECT 1 FROM posts WHERE memo_id = ? AND state IN (?, ?, ?) LIMIT 1",
+                [memo_id, PENDING, SENDING, WAITING],
+            ).fetchone()
+        )
         if open_copies:
             return
         db.execute(
