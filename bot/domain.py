@@ -1,7 +1,12 @@
-"""Pure rules of Errata: states, IDs, audiences, durations, working hours, outcomes.
+"""Pure rules of Errata: states, IDs, audiences, the memo's lifecycle (sending
+safely), records, outcomes, and the outbox's state machine.
 
 Nothing here talks to Slack, Teams or the database, and nothing reads the
 clock: callers pass `now`, so every rule can be tested with plain values.
+(Durations and working hours are in bot/hours.py.) It is longer than our usual
+~600 lines on purpose: these are the words every other module speaks (the records
+and states are imported from here by ~40 modules), and the state machines are read
+beside the states they move between.
 """
 
 from __future__ import annotations
@@ -466,6 +471,13 @@ class Escalation:
     recipient_id: str
     people: tuple[str, ...]
     in_doubt: bool = False
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why an action cannot go ahead, in words for the person who asked."""
+
+    message: str
 
 
 # ---------------------------------------------------------------- outcomes of a platform call
