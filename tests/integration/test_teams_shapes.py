@@ -352,8 +352,9 @@ def test_an_i_have_seen_this_click_shows_on_every_device(teams, bot):
     send_memo(teams, bot, [person], ack=False)
     offer = answer_to(teams, comms, "retract M-1 Sent in error", "Retract ")
     teams.open_dialog(comms, offer, next(b for b in offer.buttons() if b.startswith("Retract")))
-    teams.submit_dialog(comms, {})
-    [notice] = wait_for(lambda: teams_notices(teams, person), what="the notice")
+    assert teams.submit_dialog(comms, {}).ok
+    wait_for(lambda: bot.store.retraction(1) is not None, what="the retraction stored")
+    [notice] = wait_for(lambda: teams_notices(teams, person), timeout=60, what="the notice")
     assert teams.invoke_action(person, notice, "I've seen this").outcome == "card_replaced"
     wait_for(
         lambda: (
