@@ -55,6 +55,7 @@ from bot.pacing import Budget, learning_budget
 from bot.platform import StatusReport
 from bot.store import Store
 from bot.teams import cards
+from bot.teams import channels as channel_cards
 from bot.teams.auth import AppTokens, InboundAuth, TokenError, cloud_of
 from bot.teams.channels import TeamsChannels
 
@@ -316,9 +317,13 @@ class TeamsPlatform(TeamsChannels):
     def send_notice(
         self, memo: Memo, retraction: Retraction, copy: Copy, notice: Notice
     ) -> Outcome:
+        note = None
+        post = self.store.post(copy.post_id) if copy.post_id else None
+        if post is not None and post.thread_ts and post.author_id == copy.recipient_id:
+            note = channel_cards.author_request(post.channel_name or "", memo.body)
         return self._send(
             notice.recipient_id,
-            cards.notice_card(memo, retraction, notice.id),
+            cards.notice_card(memo, retraction, notice.id, note=note),
             f"RETRACTED: {memo.label} {memo.title}",
         )
 

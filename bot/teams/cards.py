@@ -149,8 +149,14 @@ def retracted_card(memo: Memo, retraction: Retraction, show_body: bool) -> Adapt
 
 
 def notice_card(
-    memo: Memo, retraction: Retraction, notice_id: int, seen_at: datetime | None = None
+    memo: Memo,
+    retraction: Retraction,
+    notice_id: int,
+    seen_at: datetime | None = None,
+    note: str | None = None,
 ) -> AdaptiveCard:
+    """`note`: a word to this one reader (the author of a tracked post is asked to remove
+    it)."""
     corrections = (
         _text(f"**Corrected instructions**\n\n{retraction.corrections}")
         if retraction.corrections
@@ -171,6 +177,7 @@ def notice_card(
         ),
         _text(f"**Reason**\n\n{retraction.reason}"),
         corrections,
+        _text(note) if note else None,
         seen,
         actions=None if seen_at else [_execute("I've seen this", SEEN, notice_id=notice_id)],
     )

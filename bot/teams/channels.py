@@ -1,7 +1,9 @@
 """Channel announcements in Teams: the memo posted once in a team channel as an Adaptive
 Card (Acknowledge when asked, a live count), the channel's members paged from the Bot
 Connector, the retraction notice posted as a reply in the card's thread, and the card
-edited into its RETRACTED form.
+edited into its RETRACTED form. A person's post tracked as a memo ("Track as memo",
+handlers/teams/tracking.py) gets the card as a reply in its thread instead, and its author
+a DM naming it (a bot has no link to a person's post).
 
 Bot Connector REST (learn.microsoft.com/azure/bot-service/rest-api/
 bot-framework-rest-connector-api-reference, msteams-docs bots/how-to/get-teams-context.md,
@@ -27,12 +29,32 @@ import threading
 from collections.abc import Iterator
 
 from microsoft_teams.api import MessageActivityInput
-from microsoft_teams.cards import AdaptiveCard, ExecuteAction, RichTextBlock, TextRun
+from microsoft_teams.cards import (
+    AdaptiveCard,
+    ExecuteAction,
+    RichTextBlock,
+    SubmitAction,
+    SubmitActionData,
+    TextInput,
+    TextRun,
+    ToggleInput,
+)
 
-from bot.domain import OUTCOMES, Failed, Memo, Outcome, Post, Recipient, Retraction, Sent
+from bot.domain import (
+    OUTCOMES,
+    TITLE_LIMIT,
+    Failed,
+    Memo,
+    Outcome,
+    Post,
+    Recipient,
+    Retraction,
+    Sent,
+)
 from bot.teams import cards
 
 CHANNEL_ACKNOWLEDGE = "channel_acknowledge"
+TRACK_COMMAND = "trackAsMemo"  # the message action's command id (teams/manifest.json)
 CHANNEL_SEEN = "channel_seen"
 GENERAL = "General"  # Teams names the General channel nothing: its id is the team's
 
@@ -49,7 +71,8 @@ def _text(text: str, **style):
 
 def post_card(memo: Memo, post: Post, acknowledged: int = 0) -> AdaptiveCard:
     """The memo as posted in a channel: everyone's card, so no refresh and no per-person
-    state; a click is answered privately and the count changes for all."""
+    state; a click is answered privately and the count changes for all. For a person's
+    post tracked as a memo: the bot's reply in its thread."""
     count = None
     actions = None
     if memo.ask_ack:
@@ -65,6 +88,16 @@ def post_card(memo: Memo, post: Post, acknowledged: int = 0) -> AdaptiveCard:
                 style="positive",
             )
         ]
+    if post.thread_ts:
+        return cards._card(
+            _text(
+                f"📌 The post above is tracked as **{memo.title}** ({memo.label})."
+                + (" Please acknowledge you have read it." if memo.ask_ack else "")
+            ),
+            cards._facts(("Acknowledge by", cards.when(memo.ack_deadline))),
+            count,
+            actions=actions,
+        )
     return cards._card(
         _text(memo.title, size="Large", weight="Bolder"),
         _text(memo.body),
@@ -78,12 +111,18 @@ def post_card(memo: Memo, post: Post, acknowledged: int = 0) -> AdaptiveCard:
     )
 
 
-def retracted_post_card(memo: Memo, retraction: Retraction, show_body: bool) -> AdaptiveCard:
-    body = (
-        RichTextBlock(inlines=[TextRun(text=memo.body, strikethrough=True)])
-        if show_body
-        else _text("_The original message has been withdrawn._", is_subtle=True)
-    )
+def retracted_post_card(
+    memo: Memo, retraction: Retraction, show_body: bool, post: Post | None = None
+) -> AdaptiveCard:
+    if post is not None and post.thread_ts:
+        body = _text(
+            "_The post above was sent in error; its author has been asked to remove it._",
+            is_subtle=True,
+        )
+    elif show_body:
+        body = RichTextBlock(inlines=[TextRun(text=memo.body, strikethrough=True)])
+    else:
+        body = _text("_The original message has been withdrawn._", is_subtle=True)
     return cards._card(
         _text("RETRACTED: sent in error", size="Large", weight="Bolder", color="Attention"),
         RichTextBlock(inlines=[TextRun(text=memo.title, strikethrough=True, weight="Bolder")]),
@@ -121,6 +160,45 @@ def channel_notice_card(memo: Memo, retraction: Retraction, post: Post) -> Adapt
                 style="positive",
             )
         ],
+    )
+
+
+def first_words(text: str, words: int = 8) -> str:
+    """How a person's post is named to them (a bot has no link to it in Teams)."""
+    split = " ".join(text.split()).split(" ")
+    return " ".join(split[:words]) + ("…" if len(split) > words else "")
+
+
+def author_request(channel_name: str, text: str) -> str:
+    """What the author of a tracked post is asked in their DM notice: Teams gives a bot no
+    link to a person's channel post, so the post is named by its channel and first words."""
+    where = f" in {channel_name}" if channel_name else ""
+    return (
+        f"✏️ **Your post{where} (“{first_words(text)}”) was tracked as this memo.** Errata"
+        " cannot change it: please delete or edit your post so that nobody acts on it."
+    )
+
+
+def track_dialog(channel_name: str, text: str, errors: dict | None = None) -> AdaptiveCard:
+    """The "Track as memo" dialog: a title, and whether to ask for acknowledgement."""
+    errors = errors or {}
+    where = channel_name or "this channel"
+    return cards._card(
+        _text("Track as memo", size="Large", weight="Bolder"),
+        _text(
+            f"This post in {where} becomes a memo: the channel's members are its recipients,"
+            " and a retraction reaches each of them."
+        ),
+        _text(f"“{first_words(text, 30)}”", is_subtle=True),
+        TextInput(id="title", label="Title", is_required=True, max_length=TITLE_LIMIT),
+        _text(f"⚠️ {errors['title']}", color="Attention") if "title" in errors else None,
+        ToggleInput(
+            id="ask_ack",
+            label="Ask for acknowledgement",
+            title="Add an Acknowledge button",
+            value="true",
+        ),
+        actions=[SubmitAction(title="Track as memo", data=SubmitActionData(dialog="track"))],
     )
 
 
@@ -221,7 +299,8 @@ class TeamsChannels:
         yield from self._member_pages(channel, self._team_reference(found[0]))
 
     def _channel_client(self, channel: str):
-        found = self._team_of_channel(channel)
+        # a post in a thread is edited in "<channel>;messageid=<root>": its channel's team
+        found = self._team_of_channel(channel.split(";messageid=", 1)[0])
         reference = self._team_reference(found[0]) if found else {}
         return self.client(self._service_url(reference))
 
@@ -250,27 +329,29 @@ class TeamsChannels:
         return Sent(channel, post.ts)
 
     def send_post(self, memo: Memo, post: Post) -> Outcome:
-        """A new thread in the channel whose root is the memo's card."""
-        return self._in_channel(
-            post.recipient_id, post_card(memo, post), f"{memo.label}: {memo.title}"
-        )
+        """A new thread in the channel whose root is the memo's card; for a person's post
+        tracked as a memo, a reply in that post's thread."""
+        where = post.recipient_id
+        if post.thread_ts:
+            where = f"{post.recipient_id};messageid={post.thread_ts}"
+        return self._in_channel(where, post_card(memo, post), f"{memo.label}: {memo.title}")
 
     def send_post_notice(self, memo: Memo, retraction: Retraction, post: Post) -> Outcome:
         """A reply in the post's thread; the channel shows it under the card."""
-        if not post.ts:
+        if not (post.thread_ts or post.ts):
             return self._in_channel(
                 post.recipient_id,
                 channel_notice_card(memo, retraction, post),
                 f"RETRACTED: {memo.label} {memo.title}",
             )
         return self._in_channel(
-            f"{post.channel or post.recipient_id};messageid={post.ts}",
+            f"{post.recipient_id};messageid={post.thread_ts or post.ts}",
             channel_notice_card(memo, retraction, post),
             f"RETRACTED: {memo.label} {memo.title}",
         )
 
     def edit_post(self, memo: Memo, retraction: Retraction, post: Post) -> Outcome:
-        card = retracted_post_card(memo, retraction, self.settings.show_retracted_body)
+        card = retracted_post_card(memo, retraction, self.settings.show_retracted_body, post)
         with _POST_EDITS:
             return self._edit_in_channel(post, card, f"RETRACTED: {memo.label} {memo.title}")
 

@@ -4,7 +4,7 @@
 renames (installs.py: who can be reached), the command menu (commands.py: memo,
 retract, memo list, memo status, memo report, help), and the invokes
 (invokes.py: the Acknowledge / I've seen this buttons, card refreshes, the
-compose and retract dialogs). activity.py reads an activity (`parse_activity`,
+compose and retract dialogs; tracking.py: the "Track as memo" message action). activity.py reads an activity (`parse_activity`,
 `command_text`). Like the Slack listeners they check who is asking, hand the
 work to the core (`Core`, its read-only `core.answers`), and render the answer
 with bot.teams.cards; the Teams adapter they are built with is called only for

@@ -19,6 +19,7 @@ from bot.teams import cards
 from bot.teams import channels as channel_cards
 from bot.teams.adapter import TEAMS, TeamsPlatform
 from handlers.teams.activity import an_id, an_object, many, person_id, true
+from handlers.teams.tracking import Tracking
 
 CARD = "application/vnd.microsoft.card.adaptive"
 MESSAGE = "application/vnd.microsoft.activity.message"
@@ -40,6 +41,7 @@ class Invokes:
     def __init__(self, core: Core, teams: TeamsPlatform):
         self.core = core
         self.teams = teams
+        self.tracking = Tracking(core, teams)
 
     def invoke(self, activity: dict) -> tuple[int, dict]:
         name = activity.get("name")
@@ -54,6 +56,10 @@ class Invokes:
                 verb if isinstance(verb, str) else None,
                 an_object(action.get("data")),
             )
+        if name == "composeExtension/fetchTask":
+            return 200, self.tracking.fetch(activity, person, value)
+        if name == "composeExtension/submitAction":
+            return 200, self.tracking.submit(activity, person, value)
         data = an_object(value.get("data")) or value
         if name == "task/fetch":
             return 200, self._open_dialog(person, data)

@@ -2,7 +2,8 @@
 
 Outgoing: installationUpdate / conversationUpdate, messages, Adaptive Card
 actions (Action.Execute invokes, Action.Submit messages, task/fetch and
-task/submit for dialogs) - real HTTP POSTs to ``bot_url + "/api/messages"``
+task/submit for dialogs), message actions (composeExtension/fetchTask, then
+composeExtension/submitAction) - real HTTP POSTs to ``bot_url + "/api/messages"``
 with a Bot Framework JWT (unless auth is off).
 
 Incoming: invoke answers are applied as Teams applies them: an Adaptive Card
@@ -399,6 +400,136 @@ class TeamsActor:
         }
         return self._post_in(p, conv, conversation, channel_data, text, message_id)
 
+    def post_in_channel(self, user: str | TeamsPerson, channel_id: str, text: str) -> Message:
+        """``user`` starts a thread in a channel of their team with a post that does not
+        mention the bot: Teams sends the bot nothing (a bot gets only the channel messages
+        that @mention it). The post, as the channel shows it."""
+        p = self.person(user)
+        conv = self.state.conversation(channel_id)
+        if conv is None or conv.kind != "channel" or ";messageid=" in channel_id:
+            raise LookupError(f"no channel {channel_id}")
+        team = self.t.directory.team(conv.team_id or "")
+        if team is None or not team.has_member(p.id):
+            raise PermissionError(f"{p.name} is not a member of the team of {channel_id}")
+        message_id = self.state.next_message_id()
+        html = "<p>" + _html_escape(text).replace("\n", "<br>") + "</p>"
+        message = Message(
+            conversation_id=channel_id,
+            id=message_id,
+            text=text,
+            attachments=[{"contentType": "text/html", "content": html}],
+            sender="user",
+            from_id=p.id,
+            posted_at=time.time(),
+        )
+        self.state.add_message(conv, message)
+        return message.snapshot()
+
+    def _message_payload(self, conv: Conversation, message: Message) -> dict[str, Any]:
+        """``value.messagePayload`` of a message action: the message as Microsoft Graph's
+        chatMessage (msteams-docs messaging-extensions/how-to/action-commands/
+        create-task-module.md): a person's post has ``from.user`` (its Entra object id),
+        a bot's has ``from.application``."""
+        author = self.dir.person(message.from_id) if message.sender == "user" else None
+        html = next(
+            (
+                a.get("content")
+                for a in message.attachments
+                if a.get("contentType") == "text/html" and isinstance(a.get("content"), str)
+            ),
+            None,
+        )
+        if html is None:
+            html = "<p>" + _html_escape(message.text).replace("\n", "<br>") + "</p>"
+        channel, _, root = conv.id.partition(";messageid=")
+        created = datetime.fromtimestamp(message.posted_at or time.time(), UTC)
+        return {
+            "linkToMessage": f"https://teams.microsoft.com/l/message/{channel}/{message.id}",
+            "id": message.id,
+            "replyToId": root or None,
+            "createdDateTime": created.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+            "lastModifiedDateTime": None,
+            "deleted": False,
+            "summary": None,
+            "importance": "normal",
+            "locale": "en-us",
+            "body": {"contentType": "html", "content": html},
+            "from": {
+                "device": None,
+                "conversation": None,
+                "user": {
+                    "userIdentityType": "aadUser",
+                    "id": author.aad_object_id,
+                    "displayName": author.name,
+                }
+                if author
+                else None,
+                "application": None
+                if author
+                else {
+                    "applicationIdentityType": "bot",
+                    "id": self.t.bot_id,
+                    "displayName": self.t.bot_name,
+                },
+            },
+            "reactions": [],
+            "mentions": [],
+            "attachments": [],
+        }
+
+    def _command_invoke(
+        self,
+        p: TeamsPerson,
+        conv: Conversation,
+        message: Message,
+        name: str,
+        command: dict[str, Any],
+        data: dict[str, Any] | None = None,
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(activity, value) of a message action's invoke, as Teams sends it from a post in
+        a channel: the conversation is the post's thread, channelData names the channel
+        and team."""
+        channel = conv.id.split(";messageid=", 1)[0]
+        root = conv.id.partition(";messageid=")[2] or message.id
+        value: dict[str, Any] = {
+            "commandId": command["commandId"],
+            "commandContext": "message",
+            "requestId": secrets.token_hex(16),
+            "messagePayload": copy.deepcopy(command["messagePayload"]),
+            "context": dict(TASK_MODULE_CONTEXT),
+        }
+        if data is not None:
+            value["data"] = data
+        thread = self.state.conversation(f"{channel};messageid={root}") or conv
+        activity = self._base(
+            "invoke",
+            p,
+            self._conversation_of(p, thread),
+            head={"name": name},
+            channel_data=self._invoke_channel_data(None, thread),
+        )
+        activity["value"] = value
+        return activity, value
+
+    def message_action(self, user: str | TeamsPerson, message: Message, command_id: str) -> Reply:
+        """``user`` picks the app's message action ``command_id`` (a composeExtensions
+        command with context "message" and fetchTask) on ``message`` in a channel: Teams
+        invokes composeExtension/fetchTask; a dialog opens or a message is shown. Submit
+        it with submit_dialog (composeExtension/submitAction)."""
+        p = self.person(user)
+        conv, current = self._current(p, message)
+        if conv.kind != "channel":
+            raise ValueError("the stand-in sends message actions from channel posts only")
+        command = {"commandId": command_id, "messagePayload": self._message_payload(conv, current)}
+        activity, value = self._command_invoke(
+            p, conv, current, "composeExtension/fetchTask", command
+        )
+        reply = self.send_activity(activity)
+        self._apply_task(
+            p, reply, "composeExtension/fetchTask", value, conv, current.id, None, command
+        )
+        return reply
+
     def group_chat(self, users: list[str | TeamsPerson], *, bot_installed: bool = True) -> str:
         """A group chat of these people with the app added to it; its conversation id."""
         return self.state.add_group_chat([self.person(u) for u in users], bot_installed).id
@@ -787,6 +918,23 @@ class TeamsActor:
         if conv is None:
             conv = self.state.personal_conversation(p)
         assert conv is not None
+        if dialog.command is not None:
+            current = conv.by_id.get(dialog.message_id or "") or Message(conv.id, "")
+            activity, value = self._command_invoke(
+                p, conv, current, "composeExtension/submitAction", dialog.command, merged
+            )
+            reply = self.send_activity(activity)
+            self._apply_task(
+                p,
+                reply,
+                "composeExtension/submitAction",
+                value,
+                conv,
+                dialog.message_id,
+                dialog,
+                dialog.command,
+            )
+            return reply
         activity = self._base(
             "invoke",
             p,
@@ -819,7 +967,10 @@ class TeamsActor:
         conv: Conversation,
         message_id: str | None,
         dialog: Dialog | None,
+        command: dict[str, Any] | None = None,
     ) -> None:
+        """``command``: the message action whose dialog this is (its submit is
+        composeExtension/submitAction)."""
         body = _json_or_none(reply.body)
         outcome, problem = "error_shown", None
         task = body.get("task") if isinstance(body, dict) else None
@@ -827,7 +978,9 @@ class TeamsActor:
             outcome, problem = "too_late", f"answered after {reply.elapsed:.1f} s"
         elif reply.status != 200:
             problem = f"HTTP {reply.status}"
-        elif name == "task/submit" and (body is None or body == {} or task is None):
+        elif name in ("task/submit", "composeExtension/submitAction") and (
+            body is None or body == {} or task is None
+        ):
             outcome = "dialog_closed"
             self.close_dialog(p)
         elif not isinstance(task, dict):
@@ -869,6 +1022,7 @@ class TeamsActor:
                             conversation_id=conv.id,
                             message_id=message_id,
                             opened_at=time.time(),
+                            command=copy.deepcopy(command),
                         )
                         outcome = "dialog_opened"
                     self.state.changed.notify_all()

@@ -198,6 +198,9 @@ class Dialog:
     message_id: str | None = None  # the message whose button opened it
     opened_at: float = 0.0
     history: list[dict[str, Any]] = field(default_factory=list)  # earlier cards
+    # A message action's dialog: {commandId, messagePayload}; its submit is then
+    # composeExtension/submitAction, not task/submit.
+    command: dict[str, Any] | None = None
 
     def view(self) -> dict[str, Any]:
         return {

@@ -644,6 +644,15 @@ class StandInTeams(LoopbackServer):
         """``user`` @mentions the bot in a new thread of the team's General channel."""
         return self.actor.message_in_channel(user, team, text)
 
+    def post_in_channel(self, user: str | TeamsPerson, channel_id: str, text: str) -> Message:
+        """``user`` posts ``text`` in a channel of their team (not sent to the bot)."""
+        return self.actor.post_in_channel(user, channel_id, text)
+
+    def message_action(self, user: str | TeamsPerson, message: Message, command_id: str) -> Reply:
+        """``user`` picks the app's message action ``command_id`` on a channel ``message``
+        (composeExtension/fetchTask); submit_dialog then sends composeExtension/submitAction."""
+        return self.actor.message_action(user, message, command_id)
+
     def group_chat(self, users: list[str | TeamsPerson], *, bot_installed: bool = True) -> str:
         """A group chat of ``users`` with the app added; its conversation id."""
         return self.actor.group_chat(users, bot_installed=bot_installed)

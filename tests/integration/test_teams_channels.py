@@ -17,6 +17,7 @@ import pytest
 
 from bot import reports
 from bot.clock import SettableClock
+from bot.teams.channels import TRACK_COMMAND
 from tests.harness import stand_in_teams, start_teams_bot, teams_copies, teams_notices, wait_for
 from tests.integration.test_teams import TITLE, aad, answer_to
 
@@ -217,3 +218,91 @@ def test_a_channel_of_a_team_errata_has_left_is_refused_by_name(world):
     shown = str(reply.body) + (str(dialog.view()) if dialog else "")
     assert f"Errata cannot post in {ORG_WIDE} › {CHANNEL}" in shown, reply
     assert bot.store.memo(1) is None
+
+
+def test_a_persons_post_tracked_as_a_memo_is_acknowledged_and_retracted(world):
+    teams, bot, clock, team, channel, comms, members, named = world
+    author, someone = members[1], members[2]
+    assert teams.install(author).ok
+    text = "Everyone: reset your VPN password today, before you log off tonight."
+    original = teams.post_in_channel(author, channel, text)
+
+    # Only comms staff may track a post: anyone else is refused privately and audited.
+    refused = teams.message_action(someone, original, TRACK_COMMAND)
+    assert refused.outcome == "message_shown" and "Only comms staff" in refused.shown, refused
+    assert teams.dialog(someone) is None
+    assert any(
+        e["action"] == "denied" and e["subject"] == "track as memo" and e["actor"] == aad(someone)
+        for e in bot.store.audit_entries()
+    )
+    assert bot.store.memo(1) is None
+
+    opened = teams.message_action(comms, original, TRACK_COMMAND)
+    assert opened.outcome == "dialog_opened", opened
+    assert teams.submit_dialog(comms, {"Title": ""}, client_checks=False).outcome == (
+        "dialog_updated"
+    )
+    reply = teams.submit_dialog(
+        comms, {"Title": "Reset your VPN password", "Ask for acknowledgement": True}
+    )
+    assert reply.outcome == "dialog_closed" and "M-1" in (reply.shown or ""), reply
+    wait_for(lambda: bot.store.memo(1) and bot.store.memo(1).state == "sent", what="tracked")
+    memo = bot.store.memo(1)
+    assert memo.body == text and memo.title == "Reset your VPN password"
+    thread = f"{channel};messageid={original.id}"
+
+    def bot_replies():
+        return [m for m in teams.thread(channel, original.id) if m.sender == "bot"]
+
+    [tracking] = wait_for(bot_replies, what="the reply in the post's thread")
+    assert "tracked as **Reset your VPN password** (M-1)" in tracking.content()
+    assert tracking.buttons() == ["Acknowledge"]
+    assert teams.channel_posts(channel) == []  # a reply in the thread, no new post
+    assert bot.store.memo_counts(1).recipients == len(members)  # the author too
+    assert all(teams_copies(teams, p, memo.title) == [] for p in members)
+
+    # Members acknowledge in the thread; someone outside the team cannot even see it.
+    for person in members[3:8]:
+        clicked = teams.invoke_action(person, tracking, "Acknowledge")
+        assert "You acknowledged M-1" in (clicked.shown or ""), clicked
+    wait_for(lambda: bot.store.memo_counts(1).acknowledged == 5, what="5 acknowledgements")
+
+    # A second attempt on the same post is refused.
+    teams.message_action(comms, original, TRACK_COMMAND)
+    again = teams.submit_dialog(comms, {"Title": "Again"})
+    assert "already tracked as M-1" in (again.shown or ""), again
+
+    # Retract: the bot's reply reads RETRACTED, the notice is in the post's thread, and the
+    # person's post itself stays as they wrote it.
+    offer = answer_to(teams, comms, "retract M-1 The VPN is fine", "Retract ")
+    teams.open_dialog(comms, offer, next(b for b in offer.buttons() if b.startswith("Retract")))
+    assert teams.submit_dialog(comms, {}).ok
+    [notice] = wait_for(
+        lambda: [m for m in bot_replies() if "Retraction: " in m.content()],
+        what="the notice in the post's thread",
+    )
+    assert notice.buttons() == ["I've seen this"]
+    wait_for(
+        lambda: "RETRACTED: sent in error" in teams.find_message(thread, tracking.id).content(),
+        what="the bot's reply retracted",
+    )
+    assert "its author has been asked" in teams.find_message(thread, tracking.id).content()
+    assert teams.find_message(channel, original.id).text == text
+
+    # The author is asked, by DM, to delete or edit their post, named by channel and words.
+    [asked] = wait_for(lambda: teams_notices(teams, author), what="the author's DM")
+    assert "delete or edit your post" in asked.content()
+    assert f"{ORG_WIDE} › {CHANNEL}" in asked.content()
+    assert "Everyone: reset your VPN password today" in asked.content()
+    # Acknowledgers get their DM notice; the other members only the thread's.
+    wait_for(lambda: bot.store.memo(1).state == "retracted", timeout=60, what="the retraction")
+    assert all(len(teams_notices(teams, p)) == 1 for p in members[3:8])
+    assert teams_notices(teams, members[20]) == []
+
+    clicked = teams.invoke_action(members[20], notice, "I've seen this")
+    assert "You confirmed" in (clicked.shown or ""), clicked
+    wait_for(lambda: bot.store.retraction_counts(1).seen == 1, what="seen recorded")
+    newcomer = teams.directory.add_person("Late Joiner", teams=[team])
+    late = teams.invoke_action(newcomer, notice, "I've seen this")
+    assert "not in this channel" in (late.shown or ""), late
+    assert bot.store.retraction_counts(1).seen == 1

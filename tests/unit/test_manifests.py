@@ -456,3 +456,14 @@ def test_the_teams_schema_check_rejects_a_broken_manifest(teams_schema, path, va
     manifest = copy.deepcopy(TEAMS_MANIFEST)
     _set(path, value)(manifest)
     assert not TeamsValidator(teams_schema).is_valid(manifest)
+
+
+def test_teams_manifest_declares_the_track_as_memo_message_action():
+    from bot.teams.channels import TRACK_COMMAND
+
+    [extension] = TEAMS_MANIFEST["composeExtensions"]
+    assert extension["botId"] == TEAMS_MANIFEST["bots"][0]["botId"]
+    [command] = extension["commands"]
+    assert command["id"] == TRACK_COMMAND and command["title"] == "Track as memo"
+    assert command["type"] == "action" and command["context"] == ["message"]
+    assert command["fetchTask"] is True

@@ -440,3 +440,58 @@ def test_wait_for_wakes_on_bot_activity(teams, connector):
     t.join()
     with pytest.raises(TimeoutError):
         teams.wait_for(lambda: len(teams.chat(person)) > 1, timeout=0.1)
+
+
+def test_a_message_action_on_a_persons_channel_post_fetches_then_submits(teams, bot, connector):
+    team = teams.directory.teams[1]
+    channel = teams.directory.add_channel(team, "Announcements")
+    author, staff = (teams.directory.person(m) for m in team.members[:2])
+    post = teams.post_in_channel(author, channel, "Reset your VPN password <today>")
+    assert bot.requests == []  # a post that does not mention the bot is not sent to it
+    assert [m.id for m in teams.messages(channel)] == [post.id] and post.sender == "user"
+
+    answers = iter(
+        [
+            task_continue(FORM, "Track as memo"),
+            json_answer({"task": {"type": "message", "value": "M-1 is tracking this post"}}),
+        ]
+    )
+    bot.answer = lambda req: next(answers)
+    opened = teams.message_action(staff, post, "trackAsMemo")
+    fetch = opened.request
+    assert opened.outcome == "dialog_opened" and fetch["name"] == "composeExtension/fetchTask"
+    assert fetch["conversation"]["id"] == f"{channel};messageid={post.id}"
+    assert fetch["conversation"]["conversationType"] == "channel"
+    assert fetch["channelData"]["channel"] == {"id": channel}
+    assert fetch["channelData"]["team"]["id"] == team.id
+    value = fetch["value"]
+    assert value["commandId"] == "trackAsMemo" and value["commandContext"] == "message"
+    payload = value["messagePayload"]
+    assert payload["id"] == post.id and payload["replyToId"] is None
+    assert payload["from"]["user"] == {
+        "userIdentityType": "aadUser",
+        "id": author.aad_object_id,
+        "displayName": author.name,
+    }
+    assert payload["body"] == {
+        "contentType": "html",
+        "content": "<p>Reset your VPN password &lt;today&gt;</p>",
+    }
+    assert "data" not in value
+
+    closed = teams.submit_dialog(staff, {"Title": "Reset it"})
+    submit = closed.request
+    assert submit["name"] == "composeExtension/submitAction"
+    assert submit["value"]["messagePayload"] == payload
+    assert submit["value"]["data"]["title"] == "Reset it"
+    assert closed.outcome == "dialog_closed" and closed.shown == "M-1 is tracking this post"
+    assert [i.name for i in teams.invokes(staff)] == [
+        "composeExtension/fetchTask",
+        "composeExtension/submitAction",
+    ]
+    # Only the team's members see the post; a message action is on channel posts only.
+    outsider = next(p for p in teams.directory.people if not team.has_member(p.id))
+    with pytest.raises(LookupError):
+        teams.message_action(outsider, post, "trackAsMemo")
+    with pytest.raises(PermissionError):
+        teams.post_in_channel(outsider, channel, "Hi")
