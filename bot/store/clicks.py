@@ -39,16 +39,9 @@ class ClicksMixin:
                 return Click("unknown")
             recipient, copy_platform, acked, state, memo_state, memo_id, ask_ack = row
             if recipient != user_id or copy_platform != platform:
-                self._audit(
-                    db,
-                    now,
-                    "denied",
-                    actor=user_id,
-                    memo_id=memo_id,
-                    subject="acknowledge",
-                    detail={"copy_id": copy_id, "recipient": recipient},
+                return self._not_yours(
+                    db, now, user_id, memo_id, "acknowledge", copy_id=copy_id, recipient=recipient
                 )
-                return Click("not_yours", memo_id=memo_id)
             if memo_state in (MEMO_RETRACTING, MEMO_RETRACTED):
                 return Click("retracted", memo_id=memo_id)
             if db.execute("SELECT 1 FROM retractions WHERE memo_id = ?", [memo_id]).fetchone():
@@ -95,16 +88,9 @@ class ClicksMixin:
                 return Click("unknown")
             recipient, notice_platform, seen, state, memo_id = row
             if recipient != user_id or notice_platform != platform:
-                self._audit(
-                    db,
-                    now,
-                    "denied",
-                    actor=user_id,
-                    memo_id=memo_id,
-                    subject="seen",
-                    detail={"notice_id": notice_id, "recipient": recipient},
+                return self._not_yours(
+                    db, now, user_id, memo_id, "seen", notice_id=notice_id, recipient=recipient
                 )
-                return Click("not_yours", memo_id=memo_id)
             if seen:
                 return Click("already", from_text(seen), memo_id)
             db.execute(
@@ -116,3 +102,10 @@ class ClicksMixin:
                 db, now, "seen", actor=user_id, memo_id=memo_id, subject=f"{platform}:{user_id}"
             )
         return Click("recorded", now, memo_id)
+
+    def _not_yours(self, db, now: datetime, user_id: str, memo_id: int, button: str, **detail):
+        """Someone clicked a button of another person's message: refused and audited."""
+        self._audit(
+            db, now, "denied", actor=user_id, memo_id=memo_id, subject=button, detail=detail
+        )
+        return Click("not_yours", memo_id=memo_id)

@@ -47,43 +47,39 @@ def _memo(row: dict) -> Memo:
     )
 
 
+def _delivery(row: dict) -> dict:
+    """What every delivered outbox item's row says the same way (copies, notices, posts)."""
+    return {
+        "id": row["id"],
+        "memo_id": row["memo_id"],
+        "platform": row["platform"],
+        "recipient_id": row["recipient_id"],
+        "state": row["state"],
+        "attempts": row["attempts"] or 0,
+        "in_doubt": bool(row["in_doubt"]),
+        "channel": row["channel"],
+        "ts": row["ts"],
+        "error": row["error"],
+        "delivered_at": from_text(row["delivered_at"]),
+        "claimed_at": from_text(row["claimed_at"]),
+    }
+
+
 def _copy(row: dict) -> Copy:
     return Copy(
-        id=row["id"],
-        memo_id=row["memo_id"],
-        platform=row["platform"],
-        recipient_id=row["recipient_id"],
+        **_delivery(row),
         recipient_name=row["recipient_name"] or "",
-        state=row["state"],
-        attempts=row["attempts"] or 0,
-        in_doubt=bool(row["in_doubt"]),
-        channel=row["channel"],
-        ts=row["ts"],
-        error=row["error"],
-        delivered_at=from_text(row["delivered_at"]),
         acknowledged_at=from_text(row["acknowledged_at"]),
-        claimed_at=from_text(row["claimed_at"]),
         post_id=row.get("post_id"),
     )
 
 
 def _notice(row: dict) -> Notice:
     return Notice(
-        id=row["id"],
+        **_delivery(row),
         copy_id=row["copy_id"],
-        memo_id=row["memo_id"],
-        platform=row["platform"],
-        recipient_id=row["recipient_id"],
         priority=row["priority"],
-        state=row["state"],
-        attempts=row["attempts"] or 0,
-        in_doubt=bool(row["in_doubt"]),
-        channel=row["channel"],
-        ts=row["ts"],
-        error=row["error"],
-        delivered_at=from_text(row["delivered_at"]),
         seen_at=from_text(row["seen_at"]),
-        claimed_at=from_text(row["claimed_at"]),
         reminders_sent=row["reminders_sent"] or 0,
         last_reminder_at=from_text(row["last_reminder_at"]),
         escalated_at=from_text(row["escalated_at"]),
@@ -103,18 +99,7 @@ def _edit(row: dict) -> Edit:
 
 def _post(row: dict) -> Post:
     return Post(
-        id=row["id"],
-        memo_id=row["memo_id"],
-        platform=row["platform"],
-        recipient_id=row["recipient_id"],
-        state=row["state"],
-        attempts=row["attempts"] or 0,
-        in_doubt=bool(row["in_doubt"]),
-        channel=row["channel"],
-        ts=row["ts"],
-        error=row["error"],
-        delivered_at=from_text(row["delivered_at"]),
-        claimed_at=from_text(row["claimed_at"]),
+        **_delivery(row),
         channel_name=row["channel_name"] or "",
         thread_ts=row["thread_ts"],
         author_id=row["author_id"],
