@@ -27,10 +27,9 @@ def create_app(settings: Settings, core: Core) -> App:
     app = App(
         client=client,
         signing_secret=settings.slack_signing_secret or "",
-        # Every HTTP request is verified whenever there is a secret to verify it with (also in
-        # Socket Mode, where bolt skips the check for what arrives over the socket); without
-        # one, /slack/events is not served at all (bot/web.py).
-        request_verification_enabled=bool(settings.slack_signing_secret),
+        # bolt verifies every HTTP request (web.py has already, before parsing); in Socket
+        # Mode without a secret /slack/events is not served at all, and what arrives over
+        # the socket is authenticated by the app-level token.
         process_before_response=False,
         # A burst of clicks must never queue behind slow listeners.
         listener_executor=ThreadPoolExecutor(max_workers=32, thread_name_prefix="listener"),

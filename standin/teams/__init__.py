@@ -42,7 +42,7 @@ What it is
     ForbiddenOperationException; writes into their chat -> 403
     BotNotInConversationRoster.
 
-Auth (``auth=True``, the default)
+Auth (always on: the stand-in is only as good as the checks it makes)
     Bot -> Teams: POST ``token_url`` (``/botframework.com/oauth2/v2.0/token``,
     also ``/{tenant_id}/...``), form ``grant_type=client_credentials``,
     ``client_id=app_id``, ``client_secret=app_password``,
@@ -62,7 +62,6 @@ Auth (``auth=True``, the default)
     ``channel_token(...)`` forges (``audience=``, ``issuer=``, ``expires_in=``,
     ``foreign=True``, ``service_url=``, ``omit=("serviceurl",)``); send it with
     ``send_activity(activity, token=...)`` ("" = no header) or ``post_raw``.
-    ``auth=False``: nothing is sent and nothing is asked.
 
 Rate limits (TeamsRateLimiter; ``time_scale`` multiplies every rate)
     50 requests/s per app per tenant over all /v3 calls (bucket of 1 s); per

@@ -37,7 +37,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default 0: a free one)")
     p.add_argument("--no-limits", action="store_true", help="disable rate limiting")
-    p.add_argument("--no-auth", action="store_true", help="accept calls without a token; send none")
     p.add_argument("--bot-url", default=None, help="the bot's root URL, for acting as Teams")
     p.add_argument("--app-id", default=DEFAULT_APP_ID)
     p.add_argument("--app-password", default=DEFAULT_APP_PASSWORD)
@@ -59,7 +58,6 @@ def main(argv: list[str] | None = None) -> int:
         app_id=args.app_id,
         app_password=args.app_password,
         time_scale=args.time_scale,
-        auth=not args.no_auth,
         seed=args.seed,
         port=args.port,
         keep_calls=False,

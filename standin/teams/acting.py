@@ -99,7 +99,7 @@ class TeamsActor:
             "x-ms-tenant-id": str(conv.get("tenantId", self.t.tenant_id)),
             "MS-CV": secrets.token_urlsafe(16) + ".0",
         }
-        if token is None and self.t.auth:
+        if token is None:
             token = self.t.channel_token(service_url=activity.get("serviceUrl", self.t.service_url))
         if token:
             h["Authorization"] = f"Bearer {token}"

@@ -82,7 +82,6 @@ class StandInTeams(LoopbackServer):
         app_password: str = DEFAULT_APP_PASSWORD,
         bot_name: str = DEFAULT_BOT_NAME,
         time_scale: float = 1.0,
-        auth: bool = True,
         seed: int = 1,
         app_rps: float | None = 50.0,
         windows: dict[str, tuple[tuple[float, float], ...] | None] | None = None,
@@ -106,7 +105,6 @@ class StandInTeams(LoopbackServer):
         self.bot_name = bot_name
         self.bot_id = f"28:{app_id}"
         self.time_scale = float(time_scale)
-        self.auth = auth
         self.seed = seed
         self.bot_url: str | None = None
         self.invoke_timeout = INVOKE_TIMEOUT
@@ -360,20 +358,19 @@ class StandInTeams(LoopbackServer):
                 else None,
             )
         )
-        if self.auth:
-            try:
-                self.authority.check_access_token(req.headers.get("Authorization"))
-            except TokenError as e:
-                call.error = "Unauthorized"
-                return self._finish(
-                    call,
-                    401,
-                    {
-                        "message": _UNAUTHORIZED,
-                        "error": {"code": "Unauthorized", "message": str(e)},
-                    },
-                    headers={"WWW-Authenticate": 'Bearer realm="api.botframework.com"'},
-                )
+        try:
+            self.authority.check_access_token(req.headers.get("Authorization"))
+        except TokenError as e:
+            call.error = "Unauthorized"
+            return self._finish(
+                call,
+                401,
+                {
+                    "message": _UNAUTHORIZED,
+                    "error": {"code": "Unauthorized", "message": str(e)},
+                },
+                headers={"WWW-Authenticate": 'Bearer realm="api.botframework.com"'},
+            )
         if op == "unknown":
             return self._finish(call, *error(404, "NotFound", f"No {req.verb} {path}"))
         if bad_json:
@@ -714,7 +711,7 @@ class StandInTeams(LoopbackServer):
         state = "running" if self._server is not None else "stopped"
         return (
             f"<StandInTeams {self.url} {state} people={len(self.directory)} "
-            f"teams={len(self.directory.teams)} time_scale={self.time_scale} auth={self.auth}>"
+            f"teams={len(self.directory.teams)} time_scale={self.time_scale}>"
         )
 
 

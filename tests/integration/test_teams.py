@@ -231,8 +231,8 @@ def test_faults_429_503_nothing_doubled_nothing_lost(teams, teams_bot):
     assert bot.store.memo_counts(1).delivered == len(people)
 
 
-def test_unauthenticated_teams_requests_are_refused_when_auth_is_on(tmp_path):
-    teams = StandInTeams(generate_teams_directory(people=3, seed=2), auth=True)
+def test_unauthenticated_teams_requests_are_refused(tmp_path):
+    teams = StandInTeams(generate_teams_directory(people=3, seed=2))
     teams.start()
     bot = start_teams_bot(teams, tmp_path / "errata.db")
     try:

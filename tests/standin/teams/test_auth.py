@@ -11,8 +11,7 @@ import urllib.request
 import jwt
 import pytest
 
-from standin.teams import StandInTeams, generate_teams_directory
-from tests.standin.teams.conftest import APP_ID, APP_PASSWORD, Connector
+from tests.standin.teams.conftest import APP_ID, APP_PASSWORD
 
 
 def post_form(url: str, form: dict) -> tuple[int, dict]:
@@ -80,22 +79,6 @@ def test_connector_requires_a_token_it_issued(teams, connector):
         assert ans.status == 401, token
         assert ans.json()["message"] == "Authorization has been denied for this request."
     assert [c.status for c in teams.calls("conversations.create")] == [201] + [401] * len(forged)
-
-
-def test_auth_off_accepts_calls_without_a_token_and_sends_none(bot):
-    with StandInTeams(generate_teams_directory(people=5, teams=1), auth=False) as teams:
-        plain = Connector(teams)
-        p = teams.directory.installed()[0]
-        ans = plain.call(
-            "POST",
-            "v3/conversations",
-            {"members": [{"id": p.id}], "tenantId": teams.tenant_id},
-            token="",
-        )
-        assert ans.status == 201
-        teams.bot_url = bot.url
-        teams.install(p)
-        assert "authorization" not in bot.last().headers
 
 
 def test_teams_requests_carry_a_jwt_verifiable_against_the_served_jwks(teams, bot):
