@@ -169,8 +169,8 @@ def part_one(people: int, scale: float, db: Path) -> dict:
         api_url=slack.api_url,
         store=store,
         clock=Clock(),
-        post_per_minute=c.POST_PER_MINUTE * scale,
-        update_per_minute=c.UPDATE_PER_MINUTE * scale,
+        post_per_minute=float(c.starting_rates(scale)["SLACK_POST_PER_MINUTE"]),
+        update_per_minute=float(c.starting_rates(scale)["SLACK_UPDATE_PER_MINUTE"]),
     )
     try:
         first = refresh_once(platform, store, slack)

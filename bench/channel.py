@@ -71,9 +71,7 @@ def main() -> None:
             "SLACK_API_URL": slack.api_url,
             "DATABASE_PATH": str(Path(tmp) / "errata.db"),
             "COMMS_STAFF": comms,
-            "SLACK_POST_PER_MINUTE": str(int(c.POST_PER_MINUTE * args.scale)),
-            "SLACK_UPDATE_PER_MINUTE": str(int(c.UPDATE_PER_MINUTE * args.scale)),
-            "LEARN_RATES": "false",
+            **c.starting_rates(args.scale),
             "LOG_LEVEL": "WARNING",
         }
         bot = Bot(load_settings(env), idle_wait=0.05)

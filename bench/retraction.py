@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for people in args.people:
         scale = args.scale or min(
-            args.max_scale, people / (c.UPDATE_PER_MINUTE / 60 * args.seconds)
+            args.max_scale, people / (c.CEILING_UPDATE_PER_MINUTE / 60 * args.seconds)
         )
         started = time.monotonic()
         print(f"N = {people:,}: time scale {scale:.2f} ...", flush=True)

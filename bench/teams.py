@@ -43,6 +43,8 @@ def main() -> int:
         teams,
         workdir / "errata.db",
         COMMS_STAFF=people[0].aad_object_id,
+        # The shipped starting rates (the harness's tests scale theirs): never the
+        # stand-in's ceiling (--ceiling), which the bot learns.
         TEAMS_REQUESTS_PER_SECOND="45",
         TEAMS_CONVERSATION_REQUESTS_PER_SECOND="0.5",
         STATUS_UPDATE_EVERY="5s",
