@@ -82,15 +82,9 @@ class Channels:
     def acknowledge(self, post_id: int, user_id: str, platform: str) -> Click:
         """Acknowledge on a channel post: recorded once for a member (their own copy, by
         DM or through the post); anyone else is refused and audited."""
-        post = self.store.post(post_id)
-        if post is None:
-            return Click("unknown")
-        copy = self.store.copy_of_person(post.memo_id, platform, user_id)
-        if copy is None:
-            self.store.refuse_channel_click(
-                post_id, user_id, platform, "acknowledge in channel", self.core.clock.now()
-            )
-            return Click("not_member", memo_id=post.memo_id)
+        post, copy = self._member_click(post_id, user_id, platform, "acknowledge in channel")
+        if isinstance(copy, Click):
+            return copy
         click = self.core.acknowledge(copy.id, user_id, platform)
         if click.outcome == "recorded":
             self._counted.set()
@@ -98,19 +92,27 @@ class Channels:
 
     def seen(self, post_id: int, user_id: str, platform: str) -> Click:
         """I've seen this on a channel's retraction notice: the member's `seen_at`."""
-        post = self.store.post(post_id)
-        if post is None:
-            return Click("unknown")
-        copy = self.store.copy_of_person(post.memo_id, platform, user_id)
-        if copy is None:
-            self.store.refuse_channel_click(
-                post_id, user_id, platform, "seen in channel", self.core.clock.now()
-            )
-            return Click("not_member", memo_id=post.memo_id)
+        post, copy = self._member_click(post_id, user_id, platform, "seen in channel")
+        if isinstance(copy, Click):
+            return copy
         notice_id = self.store.notice_id_of_person(post.memo_id, platform, user_id)
         if notice_id is None:  # their copy never went out (failed, cancelled)
             return Click("closed", memo_id=post.memo_id)
         return self.core.mark_seen(notice_id, user_id, platform)
+
+    def _member_click(self, post_id: int, user_id: str, platform: str, attempt: str):
+        """(post, the member's copy), or (post, a refusal): an unknown post, or someone who
+        was not a member when it was posted (refused and audited)."""
+        post = self.store.post(post_id)
+        if post is None:
+            return None, Click("unknown")
+        copy = self.store.copy_of_person(post.memo_id, platform, user_id)
+        if copy is None:
+            self.store.refuse_channel_click(
+                post_id, user_id, platform, attempt, self.core.clock.now()
+            )
+            return post, Click("not_member", memo_id=post.memo_id)
+        return post, copy
 
     # ------------------------------------------------------------ tracking a person's post
 

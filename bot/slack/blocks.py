@@ -1,6 +1,6 @@
 """Block Kit's building blocks, as every Slack surface of Errata uses them: plain and
 mrkdwn text clipped to Slack's limits, headers, sections, context lines, buttons, date
-tokens, mentions and escaping. The surfaces are built from these in messages.py (what
+tokens, mentions and escaping, and what every retraction notice says. The surfaces are built from these in messages.py (what
 people receive, and the issuer's live status), modals.py (the compose and retract
 forms) and home.py (lists, `/memo status` and the App Home); nobody else writes block
 dicts. Labels are the contract with users (PRODUCT.md).
@@ -9,6 +9,8 @@ dicts. Labels are the contract with users (PRODUCT.md).
 from __future__ import annotations
 
 from datetime import datetime
+
+from bot.domain import Memo, Retraction, memo_label
 
 HEADER_LIMIT = 150
 SECTION_LIMIT = 3000
@@ -74,3 +76,25 @@ def link(url: str | None, text: str) -> str:
 
 def strike(text: str) -> str:
     return "\n".join(f"~{line}~" if line.strip() else line for line in text.splitlines())
+
+
+def retraction_blocks(
+    memo: Memo, retraction: Retraction, original_url: str | None, which: str
+) -> list:
+    """What every retraction notice says (to a person, or in a channel's thread): which
+    memo, sent and retracted by whom and when, why, and what to do instead."""
+    blocks = [
+        header(f"Retraction: {memo.title}"),
+        section(
+            f":warning: *{which} was sent in error and has been retracted.*\n"
+            f"*Memo:* {link(original_url, memo.title)} ({memo_label(memo.id)})\n"
+            f"*Sent:* {when(memo.created_at)} by {mention(memo.sender_id)}\n"
+            f"*Retracted:* {when(retraction.retracted_at)} by {mention(retraction.retracted_by)}"
+        ),
+        section(f"*Reason*\n{escape(retraction.reason)}"),
+    ]
+    if retraction.corrections:
+        blocks.append(section(f"*Corrected instructions*\n{retraction.corrections}"))
+    else:
+        blocks.append(section("*Please disregard the original memo.*"))
+    return blocks

@@ -38,6 +38,7 @@ from bot.slack.blocks import (
     header,
     link,
     mention,
+    retraction_blocks,
     section,
     strike,
     when,
@@ -127,20 +128,7 @@ def retracted_post(memo: Memo, retraction: Retraction, post: Post, show_body: bo
 
 def channel_notice(memo: Memo, retraction: Retraction, post: Post, post_url: str | None) -> tuple:
     """The retraction notice in the post's thread, also sent to the channel."""
-    blocks = [
-        header(f"Retraction: {memo.title}"),
-        section(
-            ":warning: *A memo posted in this channel was sent in error and has been retracted.*\n"
-            f"*Memo:* {link(post_url, memo.title)} ({memo_label(memo.id)})\n"
-            f"*Sent:* {when(memo.created_at)} by {mention(memo.sender_id)}\n"
-            f"*Retracted:* {when(retraction.retracted_at)} by {mention(retraction.retracted_by)}"
-        ),
-        section(f"*Reason*\n{escape(retraction.reason)}"),
-    ]
-    if retraction.corrections:
-        blocks.append(section(f"*Corrected instructions*\n{retraction.corrections}"))
-    else:
-        blocks.append(section("*Please disregard the original memo.*"))
+    blocks = retraction_blocks(memo, retraction, post_url, "A memo posted in this channel")
     blocks += [
         {
             "type": "actions",

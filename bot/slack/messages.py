@@ -17,6 +17,7 @@ from bot.slack.blocks import (
     link,
     mention,
     mrkdwn,
+    retraction_blocks,
     section,
     strike,
     when,
@@ -112,20 +113,7 @@ def notice_message(
     original_url: str | None,
     seen_at: datetime | None = None,
 ) -> tuple[str, list]:
-    blocks = [
-        header(f"Retraction: {memo.title}"),
-        section(
-            f":warning: *A memo you received was sent in error and has been retracted.*\n"
-            f"*Memo:* {link(original_url, memo.title)} ({memo_label(memo.id)})\n"
-            f"*Sent:* {when(memo.created_at)} by {mention(memo.sender_id)}\n"
-            f"*Retracted:* {when(retraction.retracted_at)} by {mention(retraction.retracted_by)}"
-        ),
-        section(f"*Reason*\n{escape(retraction.reason)}"),
-    ]
-    if retraction.corrections:
-        blocks.append(section(f"*Corrected instructions*\n{retraction.corrections}"))
-    else:
-        blocks.append(section("*Please disregard the original memo.*"))
+    blocks = retraction_blocks(memo, retraction, original_url, "A memo you received")
     blocks.append(_seen_or_button(seen_at, SEEN, notice_id))
     text = f"RETRACTED: {memo_label(memo.id)} {memo.title}: {retraction.reason}"
     return clip(text, 3000), blocks
