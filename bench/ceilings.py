@@ -27,6 +27,7 @@ stream's calls. Also: the notices' last one against the time the ceiling allows
 from __future__ import annotations
 
 import argparse
+import itertools
 import random
 import threading
 import time
@@ -50,12 +51,16 @@ def _stream(calls, kind, originals=None):
 def _figures(accepted, every, ceiling):
     rate = c.rate(accepted)
     limited = sum(1 for x in every if x.status == 429)
+    times = sorted(x.finished for x in accepted)
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     return {
         "ceiling_per_s": round(ceiling, 2),
         "achieved_per_s": round(rate, 2),
         "ratio": round(rate / ceiling, 4),
         "calls": len(every),
         "share_429": round(limited / max(1, len(every)), 4),
+        # the longest pause between two accepted calls, in intervals of the ceiling
+        "longest_gap_intervals": round(max(gaps, default=0.0) * ceiling, 1),
     }
 
 
@@ -159,6 +164,12 @@ def run(spec: str, mode: str, people: int, post_per_second: float, seed: int) ->
         edits, edit_calls = _stream(slack.calls("chat.update"), "edits", originals)
         result["notices"] = _figures(notices, notice_calls, post_ceiling_now)
         result["edits"] = _figures(edits, edit_calls, update_ceiling_now)
+        # chat.update is also how the status messages show progress: their share of it.
+        updates = [x for x in slack.calls("chat.update") if x.status == 200 and x.ok]
+        if edits:
+            first, last = min(x.finished for x in edits), max(x.finished for x in edits)
+            during = [x for x in updates if first <= x.finished <= last]
+            result["status_updates_while_editing"] = len(during) - len(edits)
         last_notice = max(x.finished for x in notices) - submitted
         result["notices_last_s"] = round(last_notice, 2)
         result["notices_ideal_s"] = round(len(notices) / post_ceiling_now, 2)

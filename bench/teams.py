@@ -31,6 +31,11 @@ def main() -> int:
     parser.add_argument("--people", type=int, default=400)
     parser.add_argument("--ceiling", type=float, default=50.0, help="stand-in requests/s")
     parser.add_argument("--fixed", action="store_true", help="LEARN_RATES=false")
+    parser.add_argument(
+        "--retract",
+        action="store_true",
+        help="then retract it: notices and edits, which share the tenant's budget",
+    )
     args = parser.parse_args()
     # Authentication on both ways, as in production (tokens from the stand-in's endpoints).
     teams = StandInTeams(
@@ -91,10 +96,45 @@ def main() -> int:
             f" learned {bot.store.learned_rates()}"
         )
         print(f"memo stored to last copy recorded: {elapsed:.1f} s")
+        if args.retract:
+            retract(bot, teams, people, ceiling, args.fixed)
     finally:
         bot.stop()
         teams.stop()
     return 0
+
+
+def retract(bot, teams, people, ceiling: float, fixed: bool) -> None:
+    """Retract the memo: a notice to everyone and an edit of every card, on one budget
+    (Teams paces per app per tenant, whatever the request). Printed: when the last
+    notice went against N / ceiling, and each stream's and the two together's rate."""
+    time.sleep(1.0)  # let the stand-in's window empty after the fan-out
+    teams.reset_records()
+    started = time.monotonic()
+    comms = people[0].aad_object_id
+    bot.core.request_retraction(
+        1, by=comms, platform="teams", reason="Sent in error", corrections="Keep the app."
+    )
+    bot.core.apply_retraction_soon(1)
+    wait_for(lambda: bot.store.memo(1).state == "retracted", timeout=600, what="the retraction")
+    ok = [c for c in teams.calls() if c.status in (200, 201)]
+    notices = [c for c in ok if c.method == "activities.send"]
+    edits = [c for c in ok if c.method == "activities.update"]
+    limited = sum(1 for c in teams.calls() if c.status == 429)
+    last_notice = max(c.finished for c in notices) - started
+    ideal = len(notices) / ceiling
+
+    def rate(calls):
+        span = max(c.finished for c in calls) - min(c.started for c in calls)
+        return len(calls) / span
+
+    print(
+        f"{'fixed' if fixed else 'learned'} retraction: {len(notices)} notices, last"
+        f" {last_notice:.1f} s after the request ({last_notice / ideal:.2f}x the {ideal:.1f} s"
+        f" the ceiling allows); notices {rate(notices):.1f}/s, edits {rate(edits):.1f}/s,"
+        f" all requests {rate(ok):.1f}/s = {rate(ok) / ceiling:.3f} of the ceiling;"
+        f" 429s {limited} of {len(teams.calls())} ({limited / max(1, len(teams.calls())):.1%})"
+    )
 
 
 if __name__ == "__main__":

@@ -295,7 +295,9 @@ class Outbox:
         if not self.store.has_due_work(platform.name, self.clock.now(), ("post_edits", "edits")):
             return False
         budget = platform.budget("edit")
-        if not budget.take_turn(self._stop):
+        # Where edits share the budget of new messages (Teams: one per tenant), the
+        # notices go first: they are what tells people; the edits follow.
+        if not budget.take_turn(self._stop, defer=budget is platform.budget("post")):
             return False
         try:
             # A channel post first: one edit corrects what a whole channel sees.

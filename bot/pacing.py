@@ -13,11 +13,16 @@ the rate to start from, not a cap (`Pace`, the pure rule):
 
 - while callers queue for slots and the platform accepts, the rate grows:
   quickly until the first 429 (the ceiling is still unknown), then slowly (a
-  probe: limits change);
+  probe: limits change), and then only while the calls really go at the rate:
+  a rate that 429s' holds keep from being reached is not raised, it would only
+  climb away from what the platform allows;
 - a 429 holds everyone for Retry-After, and the rate settles just under the
   rate the platform was accepting when it came: the accepted calls since the
-  previous settle (at most the last `WINDOW` intervals) over that time. One
-  429 never lowers the rate by more than half, nor raises it;
+  previous settle (at most the last `WINDOW` intervals) over that time. The
+  first 429 after a settle never lowers the rate by more than half (few calls
+  were accepted in its window perhaps only because there was little to send);
+  when 429s go on after a settle, the platform is refusing what it was given,
+  and the rate goes to what it accepted, however far below. No 429 raises it;
 - 429s from calls that left before the last settle only hold: they answer the
   old rate, already corrected.
 
@@ -32,15 +37,16 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
 
 MARGIN = 0.97  # settle this far under the rate the platform was accepting
 MAX_DROP = 0.5  # one 429 lowers the rate at most to this share
-START_GAIN, START_STEP = 1.15, 10  # before the first 429: x1.15 every 10 accepted calls
-PROBE_GAIN, PROBE_STEP = 1.02, 20  # after it: x1.02 every 20 accepted calls
+START_GAIN, START_STEP = 1.25, 10  # before the first 429: x1.25 every 10 accepted calls
+PROBE_GAIN, PROBE_STEP = 1.02, 30  # after it: x1.02 every 30 accepted calls
+REACHED = 0.9  # raise only when the last step's calls went at this share of the rate or more
 WINDOW = 60  # the estimate looks back at most this many intervals (at the current rate)
 MIN_CALLS = 5  # fewer accepted calls since the last settle: hold only, too little to judge
 RANGE = 20.0  # the learned rate stays within setting / RANGE ... setting * RANGE
@@ -48,11 +54,18 @@ HALF_LIFE = 86400.0  # seconds for a learned rate to forget half its distance to
 PERSIST_EVERY = 5.0  # seconds between reports of a rising rate to `on_learn`
 
 
-def accepted_rate(accepted: Iterable[float], start: float, now: float) -> tuple[float, int]:
-    """Calls per second the platform accepted in (start, now], and how many."""
-    n = sum(1 for t in accepted if start < t <= now)
-    span = now - start
-    return (n / span if span > 0 else 0.0), n
+def accepted_rate(
+    accepted: Iterable[float], start: float, now: float, interval: float = 0.0
+) -> tuple[float, int]:
+    """Calls per second the platform accepted in (start, now], and how many. When the
+    calls began inside the window (the stream was idle before), the time counts from
+    the first one's slot (`interval` before it), not from `start`; with no `interval`,
+    from `start`."""
+    inside = [t for t in accepted if start < t <= now]
+    if not inside:
+        return 0.0, 0
+    span = now - (max(start, inside[0] - interval) if interval else start)
+    return (len(inside) / span if span > 0 else 0.0), len(inside)
 
 
 @dataclass
@@ -66,10 +79,12 @@ class Pace:
     probing: bool = False  # False until the first 429: the ceiling is unknown
     settled_at: float = float("-inf")
     streak: int = 0  # accepted calls, while callers queued, since the last step
+    refused: int = 0  # 429s since the last settle (for calls sent after it)
 
-    def accepted(self, queued: bool) -> bool:
+    def accepted(self, queued: bool, recent: Sequence[float] = ()) -> bool:
         """One call accepted; `queued`: callers waited for their slot (the rate, not the
-        work, was the limit). True if the rate rose."""
+        work, was the limit); `recent`: the times of the accepted calls, this one last.
+        True if the rate rose."""
         if not queued:
             return False
         self.streak += 1
@@ -77,6 +92,12 @@ class Pace:
         if self.streak < step:
             return False
         self.streak = 0
+        if self.probing and len(recent) >= step:
+            # The step's calls, all at the current rate unless a hold (a 429) slowed them.
+            # (Before the first 429 there are no holds; the check would only add noise.)
+            span = recent[-1] - recent[-step]
+            if span > 0 and (step - 1) / span < REACHED * self.rate:
+                return False
         before = self.rate
         self.rate = min(self.high, self.rate * gain)
         return self.rate > before
@@ -86,14 +107,21 @@ class Pace:
         recently accepted calls. True if the rate settled (lower)."""
         if sent_at < self.settled_at:
             return False  # it answers the rate before the last settle
+        self.refused += 1
         start = max(self.settled_at, now - WINDOW / self.rate)
-        estimate, n = accepted_rate(accepted, start, now)
+        # Since a settle, the whole time counts (the holds are the platform's doing);
+        # otherwise from the first call in the window (the stream may have been idle).
+        idle_before = 0.0 if start == self.settled_at else 1.0 / self.rate
+        estimate, n = accepted_rate(accepted, start, now, idle_before)
         if n < MIN_CALLS and self.probing:
             return False
-        self.rate = max(self.low, MARGIN * min(estimate, self.rate), MAX_DROP * self.rate)
+        # 429s that go on after a settle: the estimate is what the platform accepts.
+        floor = self.low if self.refused > 1 else max(self.low, MAX_DROP * self.rate)
+        self.rate = max(floor, MARGIN * min(estimate, self.rate))
         self.probing = True
         self.settled_at = now
         self.streak = 0
+        self.refused = 0
         return True
 
 
@@ -133,6 +161,7 @@ class Budget:
         self._tat = 0.0  # theoretical arrival time of the next slot
         self._hold_until = 0.0
         self._paid = threading.local()  # a turn taken ahead of the call it is for
+        self._waiting = 0  # callers waiting for a slot, but for those that defer
         self.waited = 0.0  # total seconds callers spent waiting (for benchmarks)
         self.holds = 0
         self.limited_calls = 0  # 429s met
@@ -158,11 +187,21 @@ class Budget:
     def learning(self) -> bool:
         return self._pace is not None
 
-    def take_turn(self, stop: threading.Event | None = None) -> bool:
+    def take_turn(self, stop: threading.Event | None = None, *, defer: bool = False) -> bool:
         """Wait for a slot now, for a call this thread makes next: the outbox takes its
         turn before it claims an item, so that an item is `sending` (in doubt after a
-        crash) only while its call is really under way. False if `stop` was set."""
-        if not self._wait_for_slot(stop):
+        crash) only while its call is really under way. False if `stop` was set.
+
+        `defer`: let every caller that does not defer go first (on a platform where edits
+        and new messages share one budget, the retraction's notices go before its edits)."""
+        while defer and self._waiting > 0:
+            pause = min(max(self._interval, 0.005), 0.1)
+            if stop is not None:
+                if stop.wait(pause):
+                    return False
+            else:
+                time.sleep(pause)
+        if not self._wait_for_slot(stop, counted=not defer):
             return False
         self._paid.turn = True
         return True
@@ -187,7 +226,18 @@ class Budget:
         self._paid.sent_at = self._monotonic()
         return True
 
-    def _wait_for_slot(self, stop: threading.Event | None) -> bool:
+    def _wait_for_slot(self, stop: threading.Event | None, counted: bool = True) -> bool:
+        if not counted:
+            return self._slot(stop)
+        with self._lock:
+            self._waiting += 1
+        try:
+            return self._slot(stop)
+        finally:
+            with self._lock:
+                self._waiting -= 1
+
+    def _slot(self, stop: threading.Event | None) -> bool:
         while True:
             with self._lock:
                 now = self._monotonic()
@@ -223,7 +273,7 @@ class Budget:
             now = self._monotonic()
             self._accepted.append(now)
             queued, self._queued = self._queued, False
-            if self._pace.accepted(queued):
+            if self._pace.accepted(queued, self._accepted):
                 self._set_interval(1.0 / self._pace.rate)
                 if now - self._reported_at >= PERSIST_EVERY:
                     self._reported_at = now

@@ -19,9 +19,22 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 RECENT_AT_START = 20
-# While a retraction's originals are being edited, status messages refresh this many
-# times less often: both use chat.update, and the edits should have the budget.
+# While a retraction's originals are being edited, status messages and edits share one
+# slow budget (chat.update: Tier 3, about 50 a minute). The status messages then take at
+# most one call in STATUS_SHARE of that budget (all of a platform's status messages
+# together: 2.5%, every 48 s at 50 a minute), and never more often than EDITING_SLOWDOWN
+# times `every`: the edits are what the retraction is waiting for.
 EDITING_SLOWDOWN = 4
+STATUS_SHARE = 40
+
+
+def editing_gap(platform, every: float) -> float:
+    """Seconds between two status refreshes on `platform` while originals are edited."""
+    gap = every * EDITING_SLOWDOWN
+    per_minute = platform.budget("edit").per_minute if hasattr(platform, "budget") else None
+    if per_minute:
+        gap = max(gap, STATUS_SHARE * 60.0 / per_minute)
+    return gap
 
 
 def finish_estimate(platform, report: StatusReport, kind: str) -> tuple[float, float] | None:
@@ -52,7 +65,7 @@ class StatusBoard:
         self.every = every
         self._dirty: set[int] = set()
         self._shown: dict[tuple[int, str], tuple] = {}
-        self._updated: dict[tuple[int, str], float] = {}
+        self._edit_share_used: dict[int, float] = {}  # id(platform) -> last refresh while editing
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -164,13 +177,15 @@ class StatusBoard:
             report.retraction_counts.edits_done + report.retraction_counts.edits_failed
             < report.retraction_counts.edits_total
         )
-        if (
-            channel
-            and editing
-            and time.monotonic() - self._updated.get(key, 0.0) < self.every * EDITING_SLOWDOWN
-        ):
-            # The originals' edits use the same (slow) update budget: leave it to them.
-            return False
+        if channel and editing:
+            if kind == "memo" and self._shown.get(key, (None,))[0] == memo.state:
+                # Only the retraction's own message shows its progress; the memo's shows
+                # the new state at once and its counts when the edits are done.
+                return False
+            last = self._edit_share_used.get(id(platform), float("-inf"))
+            if time.monotonic() - last < editing_gap(platform, self.every):
+                return False  # the originals' edits have the (slow) update budget
+            self._edit_share_used[id(platform)] = time.monotonic()
         if channel and ts:
             outcome = platform.update_status(channel, ts, report, kind)
         else:
@@ -182,7 +197,6 @@ class StatusBoard:
                     self.store.set_retraction_status_message(memo.id, outcome.channel, outcome.ts)
         if isinstance(outcome, Sent):
             self._shown[key] = fingerprint
-            self._updated[key] = time.monotonic()
             return True
         log.info("status %s for %s not shown: %s", kind, memo.label, outcome)
         if isinstance(outcome, NotFound):

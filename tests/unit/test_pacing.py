@@ -22,6 +22,15 @@ def test_the_accepted_rate_counts_the_calls_in_the_window():
     assert n == 10 and rate == pytest.approx(2.0)
 
 
+def test_the_accepted_rate_of_a_stream_that_was_idle_counts_from_its_first_call():
+    """A cold start: the window reaches back before the first call; the time the
+    stream had nothing to send is not time the platform refused it."""
+    times = [18.0 + i * 0.5 for i in range(5)]  # 2 a second, from 18 s
+    assert accepted_rate(times, 10.0, 20.0)[0] == pytest.approx(0.5)  # from the window
+    rate, n = accepted_rate(times, 10.0, 20.0, interval=0.5)
+    assert n == 5 and rate == pytest.approx(2.0)
+
+
 def test_a_429_settles_just_under_the_rate_that_was_accepted_not_half():
     pace = Pace(rate=10.0, low=0.5, high=200.0, probing=True, settled_at=0.0)
     accepted = [90.0 + i * 0.125 for i in range(80)]  # 8 a second accepted, 10 asked
@@ -56,6 +65,34 @@ def test_the_estimate_starts_at_the_last_settle():
     after = [100.0 + i * 0.05 for i in range(1, 41)]  # 20/s accepted since
     assert pace.limited(before + after, now=102.0, sent_at=101.9)
     assert pace.rate == pytest.approx(20.0 * pacing.MARGIN, rel=0.03)
+
+
+def test_429s_that_go_on_after_a_settle_settle_on_what_was_accepted_however_low():
+    """The first 429 of a cold climb settles on a burst the platform allowed; when the
+    429s go on, what it accepted since is its sustained rate, even far under half."""
+    pace = Pace(rate=80.0, low=0.5, high=200.0)
+    burst = [99.0 + i * 0.0125 for i in range(80)]  # 80 a second, a bucket emptying
+    assert pace.limited(burst, now=100.0, sent_at=99.99)
+    assert pace.rate == pytest.approx(80.0 * pacing.MARGIN, rel=0.03)
+    since = [100.0 + i * 0.1 for i in range(1, 7)]  # then 10 a second, between 429s
+    assert not pace.limited(burst + since[:2], now=100.25, sent_at=100.21)  # too few yet
+    assert pace.limited(burst + since, now=100.65, sent_at=100.61)
+    assert pace.rate == pytest.approx(6 / 0.65 * pacing.MARGIN, rel=0.03)
+    assert pace.rate < 80.0 * pacing.MARGIN * pacing.MAX_DROP
+
+
+def test_a_rate_that_holds_keep_from_being_reached_is_not_raised():
+    """429s hold everyone: the calls go slower than the rate, and raising it would only
+    take it further from what the platform allows."""
+    pace = Pace(rate=10.0, low=0.5, high=200.0, probing=True)
+    held = [100.0 + i * 0.2 for i in range(100)]  # 5 a second went, at a rate of 10
+    for i in range(pacing.PROBE_STEP * 3):
+        assert not pace.accepted(queued=True, recent=held[: 40 + i % 60])
+    assert pace.rate == 10.0
+    reached = [100.0 + i * 0.1 for i in range(100)]  # 10 a second: the rate is reached
+    for _ in range(pacing.PROBE_STEP):
+        pace.accepted(queued=True, recent=reached)
+    assert pace.rate == pytest.approx(10.0 * pacing.PROBE_GAIN)
 
 
 def test_the_rate_rises_only_while_callers_queue_for_it():
@@ -156,3 +193,25 @@ def test_the_status_estimate_uses_the_learned_rates():
     assert pacing.time_to_finish(90.0, 600) == (
         "About 2 min to go at 600 a minute (the rate learned so far)"
     )
+
+
+def test_a_turn_that_defers_waits_while_others_wait_for_theirs():
+    """Teams: edits and new messages share one budget; the notices go first."""
+    import threading
+
+    budget = Budget(60_000)  # a slot every millisecond: only the deferring matters here
+    stop = threading.Event()
+    with budget._lock:
+        budget._waiting = 1  # a notice's worker is waiting for its slot
+    took = threading.Event()
+    edit = threading.Thread(
+        target=lambda: budget.take_turn(stop, defer=True) and took.set(), daemon=True
+    )
+    edit.start()
+    assert not took.wait(0.3)  # it still defers
+    with budget._lock:
+        budget._waiting = 0  # the notices are out
+    assert took.wait(5)
+    budget.give_back()
+    # A caller that does not defer counts itself while it waits, and only then.
+    assert budget.take_turn(stop) and budget._waiting == 0
