@@ -27,6 +27,7 @@ stream's calls. Also: the notices' last one against the time the ceiling allows
 from __future__ import annotations
 
 import argparse
+import gc
 import itertools
 import random
 import threading
@@ -59,8 +60,10 @@ def _figures(accepted, every, ceiling):
         "ratio": round(rate / ceiling, 4),
         "calls": len(every),
         "share_429": round(limited / max(1, len(every)), 4),
-        # the longest pause between two accepted calls, in intervals of the ceiling
+        # the longest pause between two accepted calls, in intervals of the ceiling, and
+        # how far into the stream it came (seconds from its first accepted call)
         "longest_gap_intervals": round(max(gaps, default=0.0) * ceiling, 1),
+        "longest_gap_at_s": round(times[gaps.index(max(gaps))] - times[0], 2) if gaps else None,
     }
 
 
@@ -83,6 +86,10 @@ def run(spec: str, mode: str, people: int, post_per_second: float, seed: int) ->
     halved = "halved" in extra
     post_ceiling, update_ceiling = float(post), float(update)
     scale = post_per_second / (post_ceiling / 60)
+    # The stand-in answers from this process: collect the last run's garbage now and keep
+    # what is left out of later collections, so that no long pause here stalls "Slack".
+    gc.collect()
+    gc.freeze()
     slack = c.stand_in(people, scale, limits={"chat.update": update_ceiling})
     slack.rate_limits.set_post_per_minute(post_ceiling)
     humans = slack.directory.active_humans()

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 MARGIN = 0.97  # settle this far under the rate the platform was accepting
 MAX_DROP = 0.5  # one 429 lowers the rate at most to this share
-START_GAIN, START_STEP = 1.25, 10  # before the first 429: x1.25 every 10 accepted calls
+START_GAIN, START_STEP = 1.5, 10  # before the first 429: x1.5 every 10 accepted calls
 PROBE_GAIN, PROBE_STEP = 1.02, 30  # after it: x1.02 every 30 accepted calls
 REACHED = 0.9  # raise only when the last step's calls went at this share of the rate or more
 WINDOW = 60  # the estimate looks back at most this many intervals (at the current rate)
