@@ -295,9 +295,13 @@ class Outbox:
         if not self.store.has_due_work(platform.name, self.clock.now(), ("post_edits", "edits")):
             return False
         budget = platform.budget("edit")
-        # Where edits share the budget of new messages (Teams: one per tenant), the
-        # notices go first: they are what tells people; the edits follow.
-        if not budget.take_turn(self._stop, defer=budget is platform.budget("post")):
+        if budget is platform.budget("post") and self.store.has_due_work(
+            platform.name, self.clock.now(), ("post_notices", "notices")
+        ):
+            # Edits share the budget of new messages here (Teams: one per tenant): the
+            # retraction's notices go first, they are what tells people; the edits follow.
+            return False
+        if not budget.take_turn(self._stop):
             return False
         try:
             # A channel post first: one edit corrects what a whole channel sees.

@@ -161,7 +161,6 @@ class Budget:
         self._tat = 0.0  # theoretical arrival time of the next slot
         self._hold_until = 0.0
         self._paid = threading.local()  # a turn taken ahead of the call it is for
-        self._waiting = 0  # callers waiting for a slot, but for those that defer
         self.waited = 0.0  # total seconds callers spent waiting (for benchmarks)
         self.holds = 0
         self.limited_calls = 0  # 429s met
@@ -187,21 +186,11 @@ class Budget:
     def learning(self) -> bool:
         return self._pace is not None
 
-    def take_turn(self, stop: threading.Event | None = None, *, defer: bool = False) -> bool:
+    def take_turn(self, stop: threading.Event | None = None) -> bool:
         """Wait for a slot now, for a call this thread makes next: the outbox takes its
         turn before it claims an item, so that an item is `sending` (in doubt after a
-        crash) only while its call is really under way. False if `stop` was set.
-
-        `defer`: let every caller that does not defer go first (on a platform where edits
-        and new messages share one budget, the retraction's notices go before its edits)."""
-        while defer and self._waiting > 0:
-            pause = min(max(self._interval, 0.005), 0.1)
-            if stop is not None:
-                if stop.wait(pause):
-                    return False
-            else:
-                time.sleep(pause)
-        if not self._wait_for_slot(stop, counted=not defer):
+        crash) only while its call is really under way. False if `stop` was set."""
+        if not self._wait_for_slot(stop):
             return False
         self._paid.turn = True
         return True
@@ -226,18 +215,7 @@ class Budget:
         self._paid.sent_at = self._monotonic()
         return True
 
-    def _wait_for_slot(self, stop: threading.Event | None, counted: bool = True) -> bool:
-        if not counted:
-            return self._slot(stop)
-        with self._lock:
-            self._waiting += 1
-        try:
-            return self._slot(stop)
-        finally:
-            with self._lock:
-                self._waiting -= 1
-
-    def _slot(self, stop: threading.Event | None) -> bool:
+    def _wait_for_slot(self, stop: threading.Event | None) -> bool:
         while True:
             with self._lock:
                 now = self._monotonic()

@@ -121,3 +121,42 @@ def test_a_turn_not_used_is_given_back():
     started = time.monotonic()
     assert budget.acquire()
     assert time.monotonic() - started < 0.5  # the slot given back is the one used
+
+
+def test_where_edits_share_the_budget_of_new_messages_the_notices_go_first():
+    """Teams paces every request of a tenant on one budget: while a retraction's notices
+    are due, the edits wait (the notices tell people; the edits only tidy up)."""
+    at = datetime(2026, 11, 30, tzinfo=UTC)
+    notices_due = [True]
+    claims = []
+    store = SimpleNamespace(
+        has_due_work=lambda platform, now, kinds, closed=frozenset(): (
+            notices_due[0] if "notices" in kinds else True
+        ),
+        claim_post_edit=lambda platform, now: claims.append("post_edit"),
+        claim_edit=lambda platform, now: claims.append("edit"),
+    )
+    shared = Budget(None)
+
+    class Shared(Platform):
+        def budget(self, stream):
+            return shared
+
+    outbox = Outbox(store, {"teams": Shared("teams")}, SettableClock(at))
+    assert outbox._edit_worker(Shared("teams")) is False
+    assert claims == []  # not even a claim while notices are due
+    notices_due[0] = False
+    outbox._edit_worker(Shared("teams"))
+    assert claims == ["post_edit", "edit"]
+
+    # Slack: chat.update has a budget of its own, and edits run beside the notices.
+    budgets = {"post": Budget(None), "edit": Budget(None)}
+
+    class Apart(Platform):
+        def budget(self, stream):
+            return budgets[stream]
+
+    notices_due[0], claims[:] = True, []
+    outbox = Outbox(store, {"slack": Apart("slack")}, SettableClock(at))
+    outbox._edit_worker(Apart("slack"))
+    assert claims == ["post_edit", "edit"]

@@ -193,25 +193,3 @@ def test_the_status_estimate_uses_the_learned_rates():
     assert pacing.time_to_finish(90.0, 600) == (
         "About 2 min to go at 600 a minute (the rate learned so far)"
     )
-
-
-def test_a_turn_that_defers_waits_while_others_wait_for_theirs():
-    """Teams: edits and new messages share one budget; the notices go first."""
-    import threading
-
-    budget = Budget(60_000)  # a slot every millisecond: only the deferring matters here
-    stop = threading.Event()
-    with budget._lock:
-        budget._waiting = 1  # a notice's worker is waiting for its slot
-    took = threading.Event()
-    edit = threading.Thread(
-        target=lambda: budget.take_turn(stop, defer=True) and took.set(), daemon=True
-    )
-    edit.start()
-    assert not took.wait(0.3)  # it still defers
-    with budget._lock:
-        budget._waiting = 0  # the notices are out
-    assert took.wait(5)
-    budget.give_back()
-    # A caller that does not defer counts itself while it waits, and only then.
-    assert budget.take_turn(stop) and budget._waiting == 0
