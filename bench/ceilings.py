@@ -126,7 +126,12 @@ def run(spec: str, mode: str, people: int, post_per_second: float, seed: int) ->
                 "Ask for acknowledgement": True,
             },
         )
-        c.wait_for(lambda: store.memo(1).state == "sent", people / 5 + 120, "the fan-out", 0.1)
+        c.wait_for(
+            lambda: store.memo(1) is not None and store.memo(1).state == "sent",
+            people / 5 + 120,
+            "the fan-out",
+            0.1,
+        )
         posts = slack.calls("chat.postMessage")
         copies, copy_calls = _stream(posts, "copies")
         result = {"run": spec, "mode": mode, "people": people, "time_scale": round(scale, 2)}

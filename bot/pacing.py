@@ -161,6 +161,9 @@ class Budget:
         self._tat = 0.0  # theoretical arrival time of the next slot
         self._hold_until = 0.0
         self._paid = threading.local()  # a turn taken ahead of the call it is for
+        # Bumped by every hold and settle: the slots taken before it were spaced for a rate
+        # the platform has just refused, so their holders take new ones after the hold.
+        self._generation = 0
         self.waited = 0.0  # total seconds callers spent waiting (for benchmarks)
         self.holds = 0
         self.limited_calls = 0  # 429s met
@@ -193,6 +196,7 @@ class Budget:
         if not self._wait_for_slot(stop):
             return False
         self._paid.turn = True
+        self._paid.generation = self._generation
         return True
 
     def give_back(self) -> None:
@@ -201,15 +205,18 @@ class Budget:
         if getattr(self._paid, "turn", False):
             self._paid.turn = False
             with self._lock:
-                self._tat = max(self._monotonic(), self._tat - self._interval)
+                if self._paid.generation == self._generation:  # else its slot is gone already
+                    self._tat = max(self._monotonic(), self._tat - self._interval)
 
     def acquire(self, stop: threading.Event | None = None) -> bool:
         """Block until this caller may make one call (at once when this thread already
         took its turn). False if `stop` was set."""
         if getattr(self._paid, "turn", False):
             self._paid.turn = False
-            self._paid.sent_at = self._monotonic()
-            return True
+            if self._paid.generation == self._generation:
+                self._paid.sent_at = self._monotonic()
+                return True
+            # A 429 came since the turn was taken: a new slot, after the hold.
         if not self._wait_for_slot(stop):
             return False
         self._paid.sent_at = self._monotonic()
@@ -218,6 +225,7 @@ class Budget:
     def _wait_for_slot(self, stop: threading.Event | None) -> bool:
         while True:
             with self._lock:
+                generation = self._generation
                 now = self._monotonic()
                 slot = max(now, self._tat - self._tolerance, self._hold_until)
                 self._tat = max(self._tat, slot) + self._interval
@@ -232,9 +240,9 @@ class Budget:
                 else:
                     time.sleep(wait)
             with self._lock:
-                if self._monotonic() >= self._hold_until:
+                if generation == self._generation and self._monotonic() >= self._hold_until:
                     return True
-            # A 429 arrived while we slept: take a new slot after the hold.
+            # A 429 arrived while we slept: take a new slot after the hold, at the rate now.
 
     def recent_calls(self, seconds: float) -> int:
         """Calls accepted in the last `seconds` (a learning budget only)."""
@@ -272,7 +280,8 @@ class Budget:
             sent_at = getattr(self._paid, "sent_at", now)
             if self._pace.limited(self._accepted, now, sent_at):
                 self._set_interval(1.0 / self._pace.rate)
-                self._tat = max(self._tat, self._hold_until)
+                self._generation += 1
+                self._tat = max(now, self._hold_until)
                 self._reported_at = now
                 report = self._pace.rate * 60.0
         if report is not None and self._on_learn is not None:
@@ -285,7 +294,10 @@ class Budget:
             if until > self._hold_until:
                 self._hold_until = until
                 self.holds += 1
-            self._tat = max(self._tat, self._hold_until)
+                # Every slot taken so far is void: its holder takes a new one after the hold,
+                # so the callers resume one interval apart, not all at once.
+                self._generation += 1
+                self._tat = until
 
 
 def learning_budget(

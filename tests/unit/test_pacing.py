@@ -193,3 +193,34 @@ def test_the_status_estimate_uses_the_learned_rates():
     assert pacing.time_to_finish(90.0, 600) == (
         "About 2 min to go at 600 a minute (the rate learned so far)"
     )
+
+
+def test_a_turn_taken_before_a_429_is_not_used_during_its_hold():
+    """The outbox takes its turn, then claims, then calls: a 429 meanwhile (another
+    worker's) voids the turn, and the call waits for a new slot after the hold."""
+    import threading
+
+    clock = Clock()
+    budget = Budget(600, monotonic=clock, learn=True)
+    assert budget.take_turn()
+    budget.hold(5.0)  # another worker's 429: nobody calls for 5 s
+    stopped = threading.Event()
+    stopped.set()
+    assert budget.acquire(stopped) is False  # it would wait for the hold, not call now
+    assert budget.take_turn(stopped) is False  # so would a new turn
+    clock.now += 5.0
+    assert budget.acquire()  # after the hold: a slot at once
+
+
+def test_after_a_hold_the_callers_resume_one_interval_apart():
+    clock = Clock()
+    budget = Budget(600, monotonic=clock)  # a slot every 0.1 s
+    for _ in range(5):  # five slots taken ahead, as waiting workers take them
+        with budget._lock:
+            budget._tat = max(budget._tat, clock.now) + budget._interval
+    generation = budget._generation
+    budget.hold(0.2)
+    # The slots taken before the hold are void (their holders take new ones): the next
+    # is right after the hold, not after the five taken before it.
+    assert budget._generation == generation + 1
+    assert budget._tat == pytest.approx(clock.now + 0.2)
