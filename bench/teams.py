@@ -110,7 +110,7 @@ def retract(bot, teams, people, ceiling: float, fixed: bool) -> None:
     notice went against N / ceiling, and each stream's and the two together's rate."""
     time.sleep(1.0)  # let the stand-in's window empty after the fan-out
     teams.reset_records()
-    started = time.monotonic()
+    started = time.time()  # the stand-in records wall times
     comms = people[0].aad_object_id
     bot.core.request_retraction(
         1, by=comms, platform="teams", reason="Sent in error", corrections="Keep the app."
@@ -128,6 +128,11 @@ def retract(bot, teams, people, ceiling: float, fixed: bool) -> None:
         span = max(c.finished for c in calls) - min(c.started for c in calls)
         return len(calls) / span
 
+    print(
+        f"notices {min(c.finished for c in notices) - started:.1f}-{last_notice:.1f} s,"
+        f" edits {min(c.finished for c in edits) - started:.1f}-"
+        f"{max(c.finished for c in edits) - started:.1f} s after the request"
+    )
     print(
         f"{'fixed' if fixed else 'learned'} retraction: {len(notices)} notices, last"
         f" {last_notice:.1f} s after the request ({last_notice / ideal:.2f}x the {ideal:.1f} s"

@@ -46,8 +46,10 @@ MARGIN = 0.97  # settle this far under the rate the platform was accepting
 MAX_DROP = 0.5  # one 429 lowers the rate at most to this share
 START_GAIN, START_STEP = 1.5, 10  # before the first 429: x1.5 every 10 accepted calls
 PROBE_GAIN, PROBE_STEP = 1.02, 30  # after it: x1.02 every 30 accepted calls
-REACHED = 0.9  # raise only when the last step's calls went at this share of the rate or more
+REACHED = 0.9  # raise only when the calls of the last REACHED_SPAN went at this share of the rate
+REACHED_SPAN = 2.0  # seconds
 WINDOW = 60  # the estimate looks back at most this many intervals (at the current rate)
+ESTIMATE_SPAN = 2.0  # ... or this many seconds, whichever is longer
 MIN_CALLS = 5  # fewer accepted calls since the last settle: hold only, too little to judge
 RANGE = 20.0  # the learned rate stays within setting / RANGE ... setting * RANGE
 HALF_LIFE = 86400.0  # seconds for a learned rate to forget half its distance to the setting
@@ -93,10 +95,18 @@ class Pace:
             return False
         self.streak = 0
         if self.probing and len(recent) >= step:
-            # The step's calls, all at the current rate unless a hold (a 429) slowed them.
-            # (Before the first 429 there are no holds; the check would only add noise.)
-            span = recent[-1] - recent[-step]
-            if span > 0 and (step - 1) / span < REACHED * self.rate:
+            # What went over the last REACHED_SPAN seconds at least (the step's calls, if
+            # they took longer): at the rate unless holds (429s) slowed them. A short span
+            # would be fooled by a platform that counts in windows (a burst at the full
+            # rate, then a hold until the next window). (Before the first 429 there are
+            # no holds; the check would only add noise.)
+            span = max(REACHED_SPAN, step / self.rate)
+            last = recent[-1]
+            n = sum(1 for t in reversed(recent) if t > last - span) if recent else 0
+            if recent[0] > last - span:  # less history than that: what there is
+                span = last - recent[0]
+                n = len(recent) - 1
+            if span > 0 and n / span < REACHED * self.rate:
                 return False
         before = self.rate
         self.rate = min(self.high, self.rate * gain)
@@ -108,7 +118,10 @@ class Pace:
         if sent_at < self.settled_at:
             return False  # it answers the rate before the last settle
         self.refused += 1
-        start = max(self.settled_at, now - WINDOW / self.rate)
+        # At least ESTIMATE_SPAN: at a high rate 60 intervals are shorter than one hold
+        # (Retry-After is whole seconds on the real platforms) and would see only the burst
+        # that follows it.
+        start = max(self.settled_at, now - max(WINDOW / self.rate, ESTIMATE_SPAN))
         # Since a settle, the whole time counts (the holds are the platform's doing);
         # otherwise from the first call in the window (the stream may have been idle).
         idle_before = 0.0 if start == self.settled_at else 1.0 / self.rate
@@ -172,7 +185,7 @@ class Budget:
         if learn and per_minute:
             base = (setting or per_minute) / 60.0
             self._pace = Pace(per_minute / 60.0, base / RANGE, base * RANGE, probing=probing)
-        self._accepted: deque[float] = deque(maxlen=4 * WINDOW)
+        self._accepted: deque[float] = deque(maxlen=4096)
         self._queued = False
         self._on_learn = on_learn
         self._reported_at = float("-inf")
