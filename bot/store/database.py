@@ -41,6 +41,7 @@ import sqlite_utils
 
 from bot import audit
 from bot.clock import to_text
+from bot.store.rows import _one
 from bot.store.schema import MIGRATIONS
 
 
@@ -123,6 +124,29 @@ class Database:
                 raise
             else:
                 db.execute("COMMIT")
+
+    def _claim_row(self, sql: str, params: Any) -> dict | None:
+        """Run a claim, one `UPDATE ... RETURNING *` that marks a due row as on its way;
+        the row, or None.
+
+        SQLite: a write transaction like every write. PostgreSQL: the statement alone, as
+        its own transaction, outside the write lock (the in-process one and the advisory
+        one), so that claims run beside each other and beside the outcomes being recorded
+        (each claim under the lock was a transaction of three round trips that every
+        writer queued behind). The lock is not needed there: a claim appends no audit
+        entry, and writes nothing but the row it picked, which it locks as it picks it
+        (`FOR UPDATE ... SKIP LOCKED`, outbox._claim), so two claimers, even in two
+        instances, never take one row. A retraction that races a claim (its transaction
+        cancels every pending copy of the memo) either changed the row first, and the
+        claim passes it over (skipped while locked, its condition checked again on the
+        committed row after), or waits for the claim and leaves the row `sending`: the
+        send gate, closed before that transaction began, then turns the claimer back
+        (release_copy cancels the copy, under the lock), or the copy was already on its
+        way and its outcome, recorded under the lock, queues its notice."""
+        if self._pg is not None:
+            return _one(self._pg.execute(sql, params))
+        with self._write() as db:
+            return _one(db.execute(sql, params))
 
     # ------------------------------------------------------------ the sender's lease
 

@@ -44,6 +44,7 @@ from functools import lru_cache
 from typing import Any
 
 import psycopg
+from psycopg import pq
 from psycopg.adapt import Dumper, Loader
 from psycopg_pool import ConnectionPool
 
@@ -121,10 +122,22 @@ class Result:
     """What a statement gave, read at once (a cursor's calls; iterating yields tuples)."""
 
     def __init__(self, cursor: psycopg.Cursor):
-        self.description = cursor.description
+        # The column names straight from the result: psycopg's `description` builds a Column
+        # (with a type lookup) per field at each access, a fifth of the bot's CPU per read.
+        result = cursor.pgresult
+        self.names: list[str] | None = None
+        if result is not None and result.status == pq.ExecStatus.TUPLES_OK:
+            self.names = [result.fname(i).decode() for i in range(result.nfields)]
         self.rowcount = cursor.rowcount
-        self._rows = list(cursor.fetchall()) if cursor.description is not None else []
+        self._rows = list(cursor.fetchall()) if self.names is not None else []
         self._at = 0
+
+    @property
+    def description(self):
+        """As sqlite3 gives it: a 7-tuple per column, only the name filled in."""
+        if self.names is None:
+            return None
+        return [(name, None, None, None, None, None, None) for name in self.names]
 
     def fetchone(self):
         if self._at >= len(self._rows):
@@ -178,7 +191,7 @@ class _Calls:
 
     def query(self, sql: str, params: Any = None) -> Iterator[dict]:
         result = self.execute(sql, params)
-        names = [d[0] for d in result.description or ()]
+        names = result.names or ()
         return iter([dict(zip(names, row, strict=True)) for row in result.fetchall()])
 
     def executemany(self, sql: str, rows) -> None:
