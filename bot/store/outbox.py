@@ -251,7 +251,8 @@ class OutboxMixin:
             located = ", delivered_at = :at" + (
                 ", channel = :channel, ts = :ts" if kind.table != "edits" else ""
             )
-        db.execute(
+        self._later(
+            db,
             f"UPDATE {kind.table} SET state = :state, attempts = :attempts,"
             f" in_doubt = :in_doubt, error = :error, next_attempt_at = :next{located}"
             " WHERE id = :id",
@@ -259,7 +260,8 @@ class OutboxMixin:
         )
         subject = self._subject(db, kind.table, item)
         if change.state == CANCELLED:
-            db.execute(
+            self._later(
+                db,
                 f"UPDATE {kind.table} SET cancelled_at = ? WHERE id = ?",
                 [to_text(now), item["id"]],
             )
