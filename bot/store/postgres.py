@@ -54,6 +54,7 @@ WRITE_LOCK = 0x45525241  # "ERRA"
 MIGRATE_LOCK = 0x45525242
 
 POOL_SIZE = 12
+LATER_BATCH = 500  # writes waiting in a transaction (execute_later) sent together at most
 
 
 # ------------------------------------------------------------------ parameters
@@ -240,8 +241,11 @@ class Transaction(_Calls):
                 cursor.execute("; ".join(self._pending()))
 
     def execute_later(self, sql: str, params: Any = None) -> None:
-        """Run `sql` in this transaction, its result unread: it goes with the next read."""
+        """Run `sql` in this transaction, its result unread: it goes with the next read
+        (or now, once LATER_BATCH wait: a loop of writes travels in batches)."""
         self._later.append(self._bind(sql, params))
+        if len(self._later) >= LATER_BATCH:
+            self._flush()
 
     def execute(self, sql: str, params: Any = None) -> Result:
         if not (self._opening or self._later):
