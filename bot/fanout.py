@@ -154,35 +154,46 @@ class Outbox:
             budget.give_back()  # nothing claimed, or only a check: the turn is not lost
 
     def _post_one(self, platform: Platform, now, closed: frozenset[int]) -> bool:
+        # Claims only from the kinds with something due (one read for all of them): each
+        # claim is a write, and while a memo fans out only its copies are due. The look is
+        # taken now, after the turn, so that what became due meanwhile keeps its priority.
+        due = self.store.due_kinds(platform.name, now, POST_KINDS, closed)
         # A channel's retraction notice first: one message tells a whole channel.
-        claimed_post_notice = self.store.claim_post_notice(platform.name, now)
-        if claimed_post_notice:
-            self._send_post_notice(platform, *claimed_post_notice)
-            return True
-        claimed_notice = self.store.claim_notice(platform.name, now)
-        if claimed_notice:
-            self._send_notice(platform, *claimed_notice)
-            return True
-        reminder = self.store.claim_reminder(platform.name, now)
-        if reminder:
-            self._send_reminder(platform, reminder)
-            return True
-        escalation = self.store.claim_escalation(platform.name, now)
-        if escalation:
-            self._send_escalation(platform, escalation)
-            return True
-        approval = self.store.claim_approval(platform.name, now)
-        if approval:
-            self._send_approval(platform, approval)
-            return True
-        claimed_post = self.store.claim_post(platform.name, now, closed)
-        if claimed_post:
-            self._send_post(platform, *claimed_post)
-            return True
-        claimed_copy = self.store.claim_copy(platform.name, now, closed)
-        if claimed_copy:
-            self._send_copy(platform, *claimed_copy)
-            return True
+        if "post_notices" in due:
+            claimed_post_notice = self.store.claim_post_notice(platform.name, now)
+            if claimed_post_notice:
+                self._send_post_notice(platform, *claimed_post_notice)
+                return True
+        if "notices" in due:
+            claimed_notice = self.store.claim_notice(platform.name, now)
+            if claimed_notice:
+                self._send_notice(platform, *claimed_notice)
+                return True
+        if "reminders" in due:
+            reminder = self.store.claim_reminder(platform.name, now)
+            if reminder:
+                self._send_reminder(platform, reminder)
+                return True
+        if "escalations" in due:
+            escalation = self.store.claim_escalation(platform.name, now)
+            if escalation:
+                self._send_escalation(platform, escalation)
+                return True
+        if "approvals" in due:
+            approval = self.store.claim_approval(platform.name, now)
+            if approval:
+                self._send_approval(platform, approval)
+                return True
+        if "posts" in due:
+            claimed_post = self.store.claim_post(platform.name, now, closed)
+            if claimed_post:
+                self._send_post(platform, *claimed_post)
+                return True
+        if "copies" in due:
+            claimed_copy = self.store.claim_copy(platform.name, now, closed)
+            if claimed_copy:
+                self._send_copy(platform, *claimed_copy)
+                return True
         return False
 
     def _send_copy(self, platform: Platform, copy, memo) -> None:

@@ -41,6 +41,7 @@ import sqlite_utils
 
 from bot import audit
 from bot.clock import to_text
+from bot.store.rows import _one
 from bot.store.schema import MIGRATIONS
 
 
@@ -124,6 +125,38 @@ class Database:
             else:
                 db.execute("COMMIT")
 
+    def _later(self, db: sqlite_utils.Database, sql: str, params: Any = ()) -> None:
+        """A write in the transaction `db` whose result is not read: on PostgreSQL it waits
+        to go to the server with the next statement (postgres.Transaction), saving a round
+        trip; on SQLite there is none to save."""
+        if self._pg is not None:
+            db.execute_later(sql, params)
+        else:
+            db.execute(sql, params)
+
+    def _claim_row(self, sql: str, params: Any) -> dict | None:
+        """Run a claim, one `UPDATE ... RETURNING *` that marks a due row as on its way;
+        the row, or None.
+
+        SQLite: a write transaction like every write. PostgreSQL: the statement alone, as
+        its own transaction, outside the write lock (the in-process one and the advisory
+        one), so that claims run beside each other and beside the outcomes being recorded
+        (each claim under the lock was a transaction of three round trips that every
+        writer queued behind). The lock is not needed there: a claim appends no audit
+        entry, and writes nothing but the row it picked, which it locks as it picks it
+        (`FOR UPDATE ... SKIP LOCKED`, outbox._claim), so two claimers, even in two
+        instances, never take one row. A retraction that races a claim (its transaction
+        cancels every pending copy of the memo) either changed the row first, and the
+        claim passes it over (skipped while locked, its condition checked again on the
+        committed row after), or waits for the claim and leaves the row `sending`: the
+        send gate, closed before that transaction began, then turns the claimer back
+        (release_copy cancels the copy, under the lock), or the copy was already on its
+        way and its outcome, recorded under the lock, queues its notice."""
+        if self._pg is not None:
+            return _one(self._pg.execute(sql, params))
+        with self._write() as db:
+            return _one(db.execute(sql, params))
+
     # ------------------------------------------------------------ the sender's lease
 
     def take_lease(self, holder: str, seconds: float) -> bool:
@@ -197,13 +230,15 @@ class Database:
             "prev_hash": last["hash"] if last else audit.GENESIS,
         }
         entry["hash"] = audit.entry_hash(entry, self.audit_key)
-        db.execute(
+        self._later(
+            db,
             "INSERT INTO audit (id, at, actor, action, memo_id, subject, detail, prev_hash, hash)"
             " VALUES (:id, :at, :actor, :action, :memo_id, :subject, :detail, :prev_hash, :hash)",
             entry,
         )
         # The head lets `audit verify` notice entries deleted from the end of the chain.
-        db.execute(
+        self._later(
+            db,
             "INSERT INTO meta (key, value) VALUES ('audit_head', ?)"
             " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             [f"{entry['id']}:{entry['hash']}"],

@@ -235,16 +235,16 @@ class MemosMixin:
             )
 
     def _close_memo_if_done(self, db: sqlite_utils.Database, memo_id: int, now: datetime) -> None:
+        # The memo and whether a copy is still open, in one read (waiting: for its post).
         row = db.execute(
-            "SELECT state, recipients_added_at FROM memos WHERE id = ?", [memo_id]
+            "SELECT state, recipients_added_at, EXISTS (SELECT 1 FROM copies WHERE memo_id = ?"
+            " AND state IN (?, ?, ?)) FROM memos WHERE id = ?",
+            [memo_id, PENDING, SENDING, WAITING, memo_id],
         ).fetchone()
         if not row or row[0] != MEMO_SENDING or row[1] is None:
             return
         open_copies = (
-            db.execute(
-                "SELECT 1 FROM copies WHERE memo_id = ? AND state IN (?, ?, ?) LIMIT 1",
-                [memo_id, PENDING, SENDING, WAITING],  # waiting: for its channel post
-            ).fetchone()
+            row[2]
             or db.execute(
                 "SELECT 1 FROM posts WHERE memo_id = ? AND state IN (?, ?, ?) LIMIT 1",
                 [memo_id, PENDING, SENDING, WAITING],

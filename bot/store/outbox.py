@@ -14,6 +14,8 @@ from bot.domain import (
     DELIVERED,
     FAILED,
     ITEM_KINDS,
+    MEMO_RETRACTED,
+    MEMO_RETRACTING,
     MEMO_SENDING,
     PENDING,
     SENDING,
@@ -57,15 +59,12 @@ class OutboxMixin:
         # PostgreSQL: the row is locked as it is chosen, and a row another transaction holds
         # is passed over (two leaders by mistake still could not take one item twice).
         lock = " FOR UPDATE OF x SKIP LOCKED" if self.dialect == "postgresql" else ""
-        with self._write() as db:
-            return _one(
-                db.execute(
-                    f"UPDATE {table} SET state = ?, claimed_at = ? WHERE id = ("
-                    f" SELECT x.id FROM {table} x {joins} WHERE x.state = ? AND x.platform = ?"
-                    f" AND x.next_attempt_at <= ?{where} ORDER BY {order} LIMIT 1{lock}) RETURNING *",
-                    [SENDING, stamp, *join_params, PENDING, platform, stamp, *params],
-                )
-            )
+        return self._claim_row(
+            f"UPDATE {table} SET state = ?, claimed_at = ? WHERE id = ("
+            f" SELECT x.id FROM {table} x {joins} WHERE x.state = ? AND x.platform = ?"
+            f" AND x.next_attempt_at <= ?{where} ORDER BY {order} LIMIT 1{lock}) RETURNING *",
+            [SENDING, stamp, *join_params, PENDING, platform, stamp, *params],
+        )
 
     def claim_copy(
         self, platform: str, now: datetime, closed: frozenset[int] = frozenset()
@@ -176,16 +175,28 @@ class OutboxMixin:
     ) -> bool:
         """A read-only look before claiming: idle workers need not take the write lock
         (copies of memos `closed` to new sends are not work)."""
+        return bool(self.due_kinds(platform, now, kinds, closed))
+
+    def due_kinds(
+        self,
+        platform: str,
+        now: datetime,
+        kinds: tuple[str, ...] = KINDS,
+        closed: frozenset[int] = frozenset(),
+    ) -> set[str]:
+        """Which of `kinds` have an item due, in one read: a worker then claims only
+        from those (each claim is a write, and in a fan-out only copies are due)."""
         stamp = to_text(now)
-        return any(
-            self._row(
-                f"SELECT 1 FROM {kind} WHERE state = ? AND platform = ? AND next_attempt_at <= ?"
+        parts, params = [], []
+        for kind in kinds:
+            parts.append(
+                f"SELECT '{kind}' AS kind WHERE EXISTS (SELECT 1 FROM {kind} WHERE state = ?"
+                " AND platform = ? AND next_attempt_at <= ?"
                 + (_not_in("memo_id", closed) if kind == "copies" else "")
-                + " LIMIT 1",
-                [PENDING, platform, stamp, *(sorted(closed) if kind == "copies" else ())],
+                + ")"
             )
-            for kind in kinds
-        )
+            params += [PENDING, platform, stamp, *(sorted(closed) if kind == "copies" else ())]
+        return {row["kind"] for row in self._rows(" UNION ALL ".join(parts), params)}
 
     def record(self, kind: str, item_id: int, outcome: Outcome, now: datetime) -> str:
         """Store the outcome of one send (or of the check of an in-doubt send), as
@@ -195,12 +206,18 @@ class OutboxMixin:
         Returns the item's new state."""
         item_kind = ITEM_KINDS[kind]
         with self._write() as db:
-            item = _one(db.execute(f"SELECT * FROM {kind} WHERE id = ?", [item_id]))
+            # The item and its memo's state in one read (`memo_state`: as the memo was when
+            # this transaction began; only this transaction can change it until it ends).
+            item = _one(
+                db.execute(
+                    f"SELECT x.*, m.state AS memo_state FROM {kind} x"
+                    " JOIN memos m ON m.id = x.memo_id WHERE x.id = ?",
+                    [item_id],
+                )
+            )
             if item is None:
                 return "missing"
-            memo_state = db.execute(
-                "SELECT state FROM memos WHERE id = ?", [item["memo_id"]]
-            ).fetchone()[0]
+            memo_state = item["memo_state"]
             change = step(
                 item_kind,
                 Item(item["state"], item["attempts"], bool(item["in_doubt"]), item["error"]),
@@ -211,7 +228,10 @@ class OutboxMixin:
                 return item["state"]  # an outcome that arrived late: nothing changes
             self._apply_step(db, item_kind, item, change, now)
             _FOLLOWS[kind](self, db, item, change, now)
-            self._close_retraction_if_done(db, item["memo_id"], now)
+            # Only a retraction under way can be completed by an outcome (what follows an
+            # outcome turns a retracted memo back to retracting, never a sending one).
+            if memo_state in (MEMO_RETRACTING, MEMO_RETRACTED):
+                self._close_retraction_if_done(db, item["memo_id"], now)
         return change.state
 
     def _apply_step(self, db, kind: ItemKind, item: dict, change: Step, now: datetime) -> None:
@@ -231,7 +251,8 @@ class OutboxMixin:
             located = ", delivered_at = :at" + (
                 ", channel = :channel, ts = :ts" if kind.table != "edits" else ""
             )
-        db.execute(
+        self._later(
+            db,
             f"UPDATE {kind.table} SET state = :state, attempts = :attempts,"
             f" in_doubt = :in_doubt, error = :error, next_attempt_at = :next{located}"
             " WHERE id = :id",
@@ -239,7 +260,8 @@ class OutboxMixin:
         )
         subject = self._subject(db, kind.table, item)
         if change.state == CANCELLED:
-            db.execute(
+            self._later(
+                db,
                 f"UPDATE {kind.table} SET cancelled_at = ? WHERE id = ?",
                 [to_text(now), item["id"]],
             )
@@ -293,8 +315,8 @@ def _not_in(column: str, ids: frozenset[int]) -> str:
 
 
 def _after_copy(store, db, item: dict, change: Step, now: datetime) -> None:
-    if change.state == DELIVERED:
-        store._queue_retraction_of_copy(db, item["id"], now)
+    if change.state == DELIVERED and item["memo_state"] in (MEMO_RETRACTING, MEMO_RETRACTED):
+        store._queue_retraction_of_copy(db, item["id"], now)  # delivered while retracted
     store._close_memo_if_done(db, item["memo_id"], now)
 
 

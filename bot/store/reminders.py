@@ -119,7 +119,10 @@ class RemindersMixin:
         target = _OWED[kind].table
         with self._write() as db:
             for target_id, at, deferred_from in schedule:
-                db.execute(
+                # Thousands at a time after a fan-out: on PostgreSQL they travel in batches
+                # (one round trip each held every other write back for seconds).
+                self._later(
+                    db,
                     f"UPDATE {target} SET next_reminder_at = ? WHERE id = ?",
                     [to_text(at) if at else NEVER, target_id],
                 )

@@ -14,7 +14,10 @@ def _one(cursor: sqlite3.Cursor) -> dict | None:
     row = cursor.fetchone()
     if row is None:
         return None
-    return dict(zip([d[0] for d in cursor.description], row, strict=True))
+    names = getattr(cursor, "names", None)  # PostgreSQL's Result has them ready
+    if names is None:
+        names = [d[0] for d in cursor.description]
+    return dict(zip(names, row, strict=True))
 
 
 def _memo(row: dict) -> Memo:

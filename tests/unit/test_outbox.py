@@ -86,7 +86,9 @@ def test_an_item_is_claimed_only_once_its_turn_has_come(store, clock):
     outbox = Outbox(store, {"slack": platform}, clock, concurrency=1, idle_wait=0.01)
     outbox.start()
     try:
-        wait_for(lambda: len(platform.sent) == 1, what="the first copy")
+        # Recorded, not only sent: the worker records its outcome after the call returns,
+        # and its next turn (10 s away) was booked when it took the first one.
+        wait_for(lambda: store.copy(1).state == "delivered", what="the first copy")
         wait_for(lambda: budget._tat > time.monotonic() + 5, what="the worker to wait its turn")
         states = [c.state for c in store.copies_of(1)]
         assert SENDING not in states and states.count("pending") == 2
