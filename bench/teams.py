@@ -15,6 +15,8 @@ little.
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
 import tempfile
 import time
@@ -101,6 +103,8 @@ def main() -> int:
     finally:
         bot.stop()
         teams.stop()
+        if not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
@@ -128,6 +132,11 @@ def retract(bot, teams, people, ceiling: float, fixed: bool) -> None:
         span = max(c.finished for c in calls) - min(c.started for c in calls)
         return len(calls) / span
 
+    early = [c for c in edits if c.finished - started < last_notice]
+    print(
+        f"{len(early)} updates before the last notice, to"
+        f" {len({c.conversation_id for c in early})} chats"
+    )
     print(
         f"notices {min(c.finished for c in notices) - started:.1f}-{last_notice:.1f} s,"
         f" edits {min(c.finished for c in edits) - started:.1f}-"
