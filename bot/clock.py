@@ -42,9 +42,13 @@ def to_text(instant: datetime) -> str:
 
 
 def from_text(text: str | None) -> datetime | None:
+    """An instant stored by `to_text`. fromisoformat reads that form (3.11 takes the "Z")
+    about a hundred times faster than strptime, which was most of the reminders sweep's
+    CPU after a fan-out (three instants per person)."""
     if not text:
         return None
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    instant = datetime.fromisoformat(text)
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
 
 
 def to_report(text: str | None) -> str:

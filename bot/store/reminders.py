@@ -25,6 +25,7 @@ from bot.domain import (
 RETRACTION_REMINDER, ACK_REMINDER = "retraction", "acknowledgement"
 # Marks a person who will get no more reminders of that kind.
 NEVER = "9999-12-31T00:00:00.000000Z"
+SCHEDULE_BATCH = 400  # people per statement (SQLite allows 32,766 parameters; 2 each)
 
 
 @dataclass(frozen=True)
@@ -117,15 +118,20 @@ class RemindersMixin:
         """Store when each person's next reminder goes: (target, at or None for never,
         the time it fell due when the working-hours window pushed it later)."""
         target = _OWED[kind].table
+        times = [(target_id, to_text(at) if at else NEVER) for target_id, at, _ in schedule]
         with self._write() as db:
-            for target_id, at, deferred_from in schedule:
-                # Thousands at a time after a fan-out: on PostgreSQL they travel in batches
-                # (one round trip each held every other write back for seconds).
-                self._later(
-                    db,
-                    f"UPDATE {target} SET next_reminder_at = ? WHERE id = ?",
-                    [to_text(at) if at else NEVER, target_id],
+            # Thousands at a time after a fan-out, under the write lock every outcome waits
+            # for: a statement per SCHEDULE_BATCH people, not one per person (4,300 single
+            # UPDATEs held the lock for 0.35 s on PostgreSQL, a visible dip in the fan-out).
+            for i in range(0, len(times), SCHEDULE_BATCH):
+                part = times[i : i + SCHEDULE_BATCH]
+                db.execute(
+                    f"UPDATE {target} SET next_reminder_at = v.column2"
+                    f" FROM (VALUES {', '.join('(?, ?)' for _ in part)}) AS v"
+                    f" WHERE {target}.id = v.column1",
+                    [value for row in part for value in row],
                 )
+            for target_id, at, deferred_from in schedule:
                 if deferred_from is not None and at is not None:
                     row = db.execute(
                         f"SELECT memo_id, platform, recipient_id FROM {target} WHERE id = ?",
