@@ -7,6 +7,7 @@ downtime: times live in the store, reminder rows are unique per
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -20,6 +21,18 @@ from bot.store import ACK_REMINDER, RETRACTION_REMINDER, Store
 log = logging.getLogger(__name__)
 
 
+@functools.lru_cache(maxsize=1024)
+def _zone(name: str | None) -> ZoneInfo | None:
+    """A time zone by name, None when unknown. ZoneInfo keeps only 8 zones for sure: a
+    sweep over people in many zones read their files from disk again, person by person."""
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
 class Reminders:
     def __init__(
         self, store: Store, clock: Clock, settings: Settings, on_queued: Callable[[], None]
@@ -30,10 +43,7 @@ class Reminders:
         self.on_queued = on_queued
 
     def zone(self, name: str | None) -> ZoneInfo:
-        try:
-            return ZoneInfo(name) if name else self.settings.default_timezone
-        except (ZoneInfoNotFoundError, ValueError):
-            return self.settings.default_timezone
+        return _zone(name) or self.settings.default_timezone
 
     def plan(self, target: dict, now: datetime) -> tuple[int, datetime | None, datetime | None]:
         """When this person's next reminder goes: (target, when or None, due time if deferred)."""

@@ -218,30 +218,55 @@ class Database:
         detail: dict | None = None,
     ) -> None:
         """Append one entry to the hash chain; only ever inside a write transaction."""
-        last = next(db.query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1"), None)
-        entry = {
-            "id": (last["id"] + 1) if last else 1,
-            "at": to_text(at),
-            "actor": actor,
-            "action": action,
-            "memo_id": memo_id,
-            "subject": subject,
-            "detail": json.dumps(detail or {}, sort_keys=True, ensure_ascii=False),
-            "prev_hash": last["hash"] if last else audit.GENESIS,
-        }
-        entry["hash"] = audit.entry_hash(entry, self.audit_key)
-        self._later(
+        self._audit_many(
             db,
-            "INSERT INTO audit (id, at, actor, action, memo_id, subject, detail, prev_hash, hash)"
-            " VALUES (:id, :at, :actor, :action, :memo_id, :subject, :detail, :prev_hash, :hash)",
-            entry,
+            at,
+            [
+                {
+                    "action": action,
+                    "actor": actor,
+                    "memo_id": memo_id,
+                    "subject": subject,
+                    "detail": detail,
+                }
+            ],
         )
+
+    def _audit_many(self, db: sqlite_utils.Database, at: datetime, entries: list[dict]) -> None:
+        """Append entries (action, and optionally actor, memo_id, subject, detail) to the
+        chain in order, reading its head once: a sweep that defers thousands of reminders
+        appends thousands of entries in one transaction, under the write lock."""
+        if not entries:
+            return
+        last = next(db.query("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1"), None)
+        next_id, prev_hash = ((last["id"] + 1), last["hash"]) if last else (1, audit.GENESIS)
+        stamp = to_text(at)
+        for given in entries:
+            entry = {
+                "id": next_id,
+                "at": stamp,
+                "actor": given.get("actor", ""),
+                "action": given["action"],
+                "memo_id": given.get("memo_id"),
+                "subject": given.get("subject", ""),
+                "detail": json.dumps(given.get("detail") or {}, sort_keys=True, ensure_ascii=False),
+                "prev_hash": prev_hash,
+            }
+            entry["hash"] = audit.entry_hash(entry, self.audit_key)
+            self._later(
+                db,
+                "INSERT INTO audit (id, at, actor, action, memo_id, subject, detail, prev_hash,"
+                " hash) VALUES (:id, :at, :actor, :action, :memo_id, :subject, :detail,"
+                " :prev_hash, :hash)",
+                entry,
+            )
+            next_id, prev_hash = next_id + 1, entry["hash"]
         # The head lets `audit verify` notice entries deleted from the end of the chain.
         self._later(
             db,
             "INSERT INTO meta (key, value) VALUES ('audit_head', ?)"
             " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            [f"{entry['id']}:{entry['hash']}"],
+            [f"{next_id - 1}:{prev_hash}"],
         )
 
     def migrate(self, *, key_audit_chain: bool = True) -> None:

@@ -131,25 +131,40 @@ class RemindersMixin:
                     f" WHERE {target}.id = v.column1",
                     [value for row in part for value in row],
                 )
-            for target_id, at, deferred_from in schedule:
-                if deferred_from is not None and at is not None:
-                    row = db.execute(
-                        f"SELECT memo_id, platform, recipient_id FROM {target} WHERE id = ?",
-                        [target_id],
-                    ).fetchone()
-                    self._audit(
-                        db,
-                        now,
-                        "reminder deferred",
-                        memo_id=row[0],
-                        subject=f"{row[1]}:{row[2]}",
-                        detail={
+            # Each reminder moved to the next working-hours window is an audit entry.
+            deferred = {
+                target_id: (at, deferred_from)
+                for target_id, at, deferred_from in schedule
+                if deferred_from is not None and at is not None
+            }
+            rows = {}
+            ids = list(deferred)
+            for i in range(0, len(ids), SCHEDULE_BATCH):
+                part = ids[i : i + SCHEDULE_BATCH]
+                for row in db.execute(
+                    f"SELECT id, memo_id, platform, recipient_id FROM {target}"
+                    f" WHERE id IN ({', '.join('?' for _ in part)})",
+                    part,
+                ).fetchall():
+                    rows[row[0]] = row
+            self._audit_many(
+                db,
+                now,
+                [
+                    {
+                        "action": "reminder deferred",
+                        "memo_id": rows[target_id][1],
+                        "subject": f"{rows[target_id][2]}:{rows[target_id][3]}",
+                        "detail": {
                             "kind": kind,
                             "due": to_text(deferred_from),
                             "scheduled": to_text(at),
                             "why": "outside working hours",
                         },
-                    )
+                    }
+                    for target_id, (at, deferred_from) in deferred.items()
+                ],
+            )
 
     def due_reminder_targets(self, kind: str, max_reminders: int, now: datetime) -> list[dict]:
         """People whose next reminder time has come, with their time zone."""
