@@ -20,6 +20,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -132,6 +133,8 @@ def retract(bot, teams, people, ceiling: float, fixed: bool) -> None:
         span = max(c.finished for c in calls) - min(c.started for c in calls)
         return len(calls) / span
 
+    during = Counter(c.method for c in teams.calls() if c.finished - started <= last_notice)
+    print(f"requests until the last notice: {dict(during)}")
     early = [c for c in edits if c.finished - started < last_notice]
     print(
         f"{len(early)} updates before the last notice, to"
