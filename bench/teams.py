@@ -63,6 +63,11 @@ def main() -> int:
         wait_for(
             lambda: len(bot.store.everyone("teams")) == len(people), timeout=120, what="installs"
         )
+        # Each install is followed by a look-up of the member's name (members.get, on the
+        # same tenant budget): let those finish, or they are measured as part of the memo.
+        wait_for(
+            lambda: len(teams.calls("members.get")) >= len(people), timeout=120, what="look-ups"
+        )
         teams.reset_records()
         from bot.domain import Audience
 
