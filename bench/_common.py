@@ -169,8 +169,13 @@ def starting_rates(scale: float) -> dict[str, str]:
     fixed budget, keeps to these)."""
     from bot.config import SETTINGS
 
-    defaults = {s.name: float(s.default) for s in SETTINGS if s.name.endswith("_PER_MINUTE")}
-    return {name: str(round(rate * scale)) for name, rate in defaults.items()}
+    rates = {}
+    for setting in SETTINGS:
+        if setting.name.endswith("_PER_MINUTE"):
+            rates[setting.name] = str(round(float(setting.default) * scale))
+        elif setting.name.endswith("_PER_SECOND"):  # Teams' (0.5 a second per chat)
+            rates[setting.name] = str(float(setting.default) * scale)
+    return rates
 
 
 class BotProcess:

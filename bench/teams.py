@@ -25,6 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from _common import starting_rates
+
 from standin.teams import StandInTeams, generate_teams_directory
 from tests.harness import start_teams_bot, wait_for
 
@@ -51,10 +53,9 @@ def main() -> int:
         teams,
         workdir / "errata.db",
         COMMS_STAFF=people[0].aad_object_id,
-        # The shipped starting rates (the harness's tests scale theirs): never the
-        # stand-in's ceiling (--ceiling), which the bot learns.
-        TEAMS_REQUESTS_PER_SECOND="45",
-        TEAMS_CONVERSATION_REQUESTS_PER_SECOND="0.5",
+        # The shipped starting rates, read from bot.config (the harness's tests scale
+        # theirs): never the stand-in's ceiling (--ceiling), which the bot learns.
+        **{k: v for k, v in starting_rates(1.0).items() if k.startswith("TEAMS_")},
         STATUS_UPDATE_EVERY="5s",
         LEARN_RATES="false" if args.fixed else "true",
     )

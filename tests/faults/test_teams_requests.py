@@ -180,7 +180,7 @@ def test_hostile_teams_requests_are_refused_and_change_nothing(story):
 
 @pytest.mark.faults
 def test_a_stored_service_url_changes_only_with_a_token_that_names_it(story):
-    """The attack TEAMS_TRUST_LOOPBACK allowed: an activity moving a person's serviceUrl
+    """The attack that trusting loopback callers allowed: an activity moving a person's serviceUrl
     elsewhere, so the bot's next send (with its access token) goes there."""
     teams, bot, db, comms, people, figures = story
     person = people[2]
