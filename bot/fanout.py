@@ -158,41 +158,26 @@ class Outbox:
         # claim is a write, and while a memo fans out only its copies are due. The look is
         # taken now, after the turn, so that what became due meanwhile keeps its priority.
         due = self.store.due_kinds(platform.name, now, POST_KINDS, closed)
-        # A channel's retraction notice first: one message tells a whole channel.
-        if "post_notices" in due:
-            claimed_post_notice = self.store.claim_post_notice(platform.name, now)
-            if claimed_post_notice:
-                self._send_post_notice(platform, *claimed_post_notice)
-                return True
-        if "notices" in due:
-            claimed_notice = self.store.claim_notice(platform.name, now)
-            if claimed_notice:
-                self._send_notice(platform, *claimed_notice)
-                return True
-        if "reminders" in due:
-            reminder = self.store.claim_reminder(platform.name, now)
-            if reminder:
-                self._send_reminder(platform, reminder)
-                return True
-        if "escalations" in due:
-            escalation = self.store.claim_escalation(platform.name, now)
-            if escalation:
-                self._send_escalation(platform, escalation)
-                return True
-        if "approvals" in due:
-            approval = self.store.claim_approval(platform.name, now)
-            if approval:
-                self._send_approval(platform, approval)
-                return True
-        if "posts" in due:
-            claimed_post = self.store.claim_post(platform.name, now, closed)
-            if claimed_post:
-                self._send_post(platform, *claimed_post)
-                return True
-        if "copies" in due:
-            claimed_copy = self.store.claim_copy(platform.name, now, closed)
-            if claimed_copy:
-                self._send_copy(platform, *claimed_copy)
+        store, name = self.store, platform.name
+        # In POST_KINDS' order: a channel's retraction notice first (one message tells a
+        # whole channel), then people's notices, ..., copies last. A claim gives a tuple
+        # (the item and what its send needs) or one item.
+        claims = {
+            "post_notices": (lambda: store.claim_post_notice(name, now), self._send_post_notice),
+            "notices": (lambda: store.claim_notice(name, now), self._send_notice),
+            "reminders": (lambda: store.claim_reminder(name, now), self._send_reminder),
+            "escalations": (lambda: store.claim_escalation(name, now), self._send_escalation),
+            "approvals": (lambda: store.claim_approval(name, now), self._send_approval),
+            "posts": (lambda: store.claim_post(name, now, closed), self._send_post),
+            "copies": (lambda: store.claim_copy(name, now, closed), self._send_copy),
+        }
+        for kind in POST_KINDS:
+            if kind not in due:
+                continue
+            claim, send = claims[kind]
+            claimed = claim()
+            if claimed:
+                send(platform, *(claimed if isinstance(claimed, tuple) else (claimed,)))
                 return True
         return False
 

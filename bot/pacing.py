@@ -102,7 +102,7 @@ class Pace:
             # no holds; the check would only add noise.)
             span = max(REACHED_SPAN, step / self.rate)
             last = recent[-1]
-            n = sum(1 for t in reversed(recent) if t > last - span) if recent else 0
+            n = sum(1 for t in reversed(recent) if t > last - span)
             if recent[0] > last - span:  # less history than that: what there is
                 span = last - recent[0]
                 n = len(recent) - 1
